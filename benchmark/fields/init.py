@@ -1,0 +1,43 @@
+"""The shared initialization every INR in a dataset starts from.
+
+inr2vec showed that weight-space learning only converges when all INRs share one random
+init (it aligns hidden units across INRs), so the init is a dataset-level artifact:
+deterministic from (spec, seed), stored next to the weights and identified by a hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import torch
+
+from nfbench.fields.functional import Params
+from nfbench.fields.spec import FieldSpec
+
+
+def shared_init(spec: FieldSpec, seed: int) -> Params:
+    """Unbatched parameters for ``spec`` (SIREN init for siren, PyTorch default otherwise).
+
+    SIREN: first layer U(+-1/fan_in), later layers U(+-sqrt(6/fan_in)/w0); biases follow
+    ``nn.Linear``'s U(+-1/sqrt(fan_in)). Generated on CPU in float32 so the hash does not
+    depend on the device.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    params: Params = {}
+    for i, (out_f, in_f) in enumerate(spec.layer_shapes()):
+        if spec.kind == "siren":
+            bound = 1.0 / in_f if i == 0 else math.sqrt(6.0 / in_f) / spec.w0
+        else:
+            bound = 1.0 / math.sqrt(in_f)  # kaiming_uniform(a=sqrt(5)) as nn.Linear
+        params[f"layers.{i}.weight"] = (torch.rand(out_f, in_f, generator=gen) * 2 - 1) * bound
+        params[f"layers.{i}.bias"] = (torch.rand(out_f, generator=gen) * 2 - 1) / math.sqrt(in_f)
+    return params
+
+
+def params_hash(spec: FieldSpec, params: Params) -> str:
+    """sha256 over the spec and the float32 bytes of the parameters in ``state_dict`` order."""
+    digest = hashlib.sha256(spec.model_dump_json().encode())
+    for name in spec.param_names():
+        digest.update(params[name].detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()

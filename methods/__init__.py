@@ -1,0 +1,1 @@
+"""Method modules (one per method), registered lazily by name."""
