@@ -14,6 +14,8 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from nfbench.hashing import sha256_file as file_sha256  # re-exported for dataset modules
+
 FieldKind = Literal["udf", "sdf", "occ", "image"]
 Split = Literal["train", "val", "test"]
 
@@ -91,14 +93,6 @@ class ShapeDataset:
     def load(self, root: Path | None, item: ItemRef) -> Shape:
         """Read one shape; raise ``DataError`` naming the file on unreadable/empty/NaN input."""
         raise NotImplementedError
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def carve_val(items: list[ItemRef], fraction: float = 0.1) -> list[ItemRef]:

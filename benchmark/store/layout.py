@@ -1,0 +1,28 @@
+"""File names inside a dataset directory, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+META = "meta.json"
+PLAN = "plan.json"
+INIT = "init.safetensors"
+SHARDS = "shards"
+
+
+def shard_stem(shard: int) -> str:
+    return f"{SHARDS}/{shard:05d}"
+
+
+def weights_file(shard: int) -> str:
+    return f"{shard_stem(shard)}.weights.safetensors"
+
+
+def source_file(shard: int) -> str:
+    return f"{shard_stem(shard)}.source.safetensors"
+
+
+def record_file(shard: int) -> str:
+    return f"{shard_stem(shard)}.json"
+
+

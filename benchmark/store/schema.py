@@ -1,0 +1,84 @@
+"""The documented on-disk format of an INR dataset (see docs/format.md).
+
+Everything a consumer needs to interpret the weights is in ``meta.json``; each shard has
+its own record so that independent workers can write shards in any order without
+touching a shared file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from nfbench.fields import FieldSpec
+from nfbench.fitting.fitter import FitConfig
+
+FORMAT_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BuildConfig(_Strict):
+    """Everything that determines the content of a dataset; its hash names the build."""
+
+    dataset: str
+    field_kind: str
+    preset: str
+    field: FieldSpec
+    sampling: dict[str, Any]
+    fit: FitConfig | None = Field(description="None for datasets imported from other tools")
+    seed: int
+    limit: int | None
+    n_reference_points: int
+    quality_resolution: int
+
+
+class ItemRecord(_Strict):
+    index: int
+    key: str
+    split: str
+    label: int
+    locator: str
+    fingerprint: str
+    fit: dict[str, float] = Field(default_factory=dict, description="final loss and fit quality")
+
+
+class FileEntry(_Strict):
+    sha256: str
+    bytes: int
+
+
+class ShardRecord(_Strict):
+    """Written last, atomically: a shard exists exactly when its record does."""
+
+    format_version: int = FORMAT_VERSION
+    shard: int
+    start: int
+    count: int
+    files: dict[str, FileEntry]
+    items: list[ItemRecord]
+    seconds: float
+    device: str
+
+
+class DatasetMeta(_Strict):
+    format_version: int = FORMAT_VERSION
+    name: str
+    card: dict[str, Any]
+    build: BuildConfig
+    build_hash: str
+    init_hash: str | None = Field(description="None when the shared init is unknown (imports)")
+    class_names: list[str]
+    n_items: int
+    n_shards: int
+    plan_hash: str = Field(description="sha256 of the ordered item plan (keys, splits, fingerprints)")
+    source_fingerprint: str
+    versions: dict[str, str]
+    created: str
+    complete: bool = False
+    splits: dict[str, int] = Field(default_factory=dict)
+    files: dict[str, FileEntry] = Field(default_factory=dict, description="checksums of every file, when complete")
+    origin: str = "nfbench"
