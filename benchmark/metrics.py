@@ -104,7 +104,9 @@ def voxel_iou(pred: Tensor, gt: Tensor) -> Tensor:
     if pred.dtype != torch.bool or gt.dtype != torch.bool:
         raise ValueError(f"voxel grids must be boolean, got {pred.dtype} and {gt.dtype}")
     if pred.shape != gt.shape or pred.dim() < 2:
-        raise ValueError(f"expected two voxel grids (B, R, R, R) of one shape, got {tuple(pred.shape)} and {tuple(gt.shape)}")
+        raise ValueError(
+            f"expected two voxel grids (B, R, R, R) of one shape, got {tuple(pred.shape)} and {tuple(gt.shape)}"
+        )
     inter = (pred & gt).flatten(1).sum(dim=1)
     union = (pred | gt).flatten(1).sum(dim=1)
     return torch.where(union > 0, inter / union.clamp_min(1), 1.0)
@@ -117,7 +119,9 @@ def psnr(pred: Tensor, target: Tensor, data_range: float = 1.0) -> Tensor:
     channels of one item; identical items give ``inf``.
     """
     if pred.shape != target.shape or pred.dim() < 2:
-        raise ValueError(f"expected two batches (B, ...) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"expected two batches (B, ...) of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     require_finite(pred, "prediction")
     require_finite(target, "target")
     dtype = torch.promote_types(torch.promote_types(pred.dtype, target.dtype), torch.float32)
