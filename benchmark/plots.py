@@ -1,0 +1,103 @@
+"""Leaderboard figures that come out byte-identical for identical inputs.
+
+Figures use matplotlib's object-oriented API on an Agg canvas (no pyplot, so importing
+nfbench never switches a user's backend), matplotlib's default style (a user's
+matplotlibrc cannot change the output), and no version stamp in the PNG, so committed
+plots change only when results do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
+
+from nfbench.records import Embeddings
+from nfbench.store.atomic import atomic_write
+
+MIN_TSNE_POINTS = 5
+"""t-SNE needs a perplexity below the number of points; fewer than this is no picture."""
+
+_MARKERS = "osD^v<>Pp*"
+
+
+@dataclass(frozen=True)
+class ScatterPoint:
+    label: str
+    x: float
+    y: float
+    yerr: float
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None}))
+    return path
+
+
+def latency_plot(points: list[ScatterPoint], path: Path, title: str, ylabel: str) -> Path:
+    """Score against inference latency (log x): the trade-off the nf2vec paper argues about."""
+    shown = [p for p in points if p.x > 0]  # a log axis cannot place zero latency
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(6.4, 4.4))
+        ax = fig.add_subplot()
+        colors = matplotlib.colormaps["tab10"].colors
+        for i, p in enumerate(shown):
+            marker = _MARKERS[(i // len(colors)) % len(_MARKERS)]
+            ax.errorbar(p.x, p.y, yerr=p.yerr, fmt=marker, color=colors[i % len(colors)], capsize=3, label=p.label)
+        ax.set_xscale("log")
+        ax.set_xlabel("inference latency (ms per INR, log scale)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if shown:  # a legend, not annotations: labels of nearby points would overlap
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+        return _save(fig, path)
+
+
+def tsne_coordinates(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D t-SNE; one thread, because parallel reductions would make the layout vary run to run."""
+    perplexity = min(30.0, (len(vectors) - 1) / 3)
+    with threadpool_limits(limits=1):
+        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+        return tsne.fit_transform(vectors.astype(np.float64))
+
+
+def _class_colors(n: int) -> list[tuple[float, ...]]:
+    if n <= 10:
+        return list(matplotlib.colormaps["tab10"].colors[:n])
+    if n <= 20:
+        return list(matplotlib.colormaps["tab20"].colors[:n])
+    return [tuple(c) for c in matplotlib.colormaps["turbo"](np.linspace(0.0, 1.0, n))]
+
+
+def tsne_plot(embeddings: Embeddings, path: Path, title: str, max_points: int = 2000, seed: int = 0) -> Path:
+    """t-SNE of (a fixed random subset of at most ``max_points``) embeddings, coloured by class."""
+    n = len(embeddings.labels)
+    if n < MIN_TSNE_POINTS:
+        raise ValueError(f"t-SNE needs at least {MIN_TSNE_POINTS} embeddings, got {n}")
+    keep = np.arange(n)
+    if n > max_points:
+        keep = np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+        title = f"{title} ({max_points} of {n})"
+    xy = tsne_coordinates(embeddings.vectors[keep], seed)
+    labels = embeddings.labels[keep]
+    colors = _class_colors(len(embeddings.class_names))
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(7.0, 5.2))
+        ax = fig.add_subplot()
+        for c, name in enumerate(embeddings.class_names):
+            mask = labels == c
+            if mask.any():
+                ax.scatter(xy[mask, 0], xy[mask, 1], s=9, color=colors[c], label=name, linewidths=0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=10)
+        ncol = 1 if len(embeddings.class_names) <= 20 else 2
+        ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=6, ncol=ncol, frameon=False, markerscale=1.5)
+        return _save(fig, path)

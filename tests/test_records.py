@@ -1,0 +1,250 @@
+"""Result records: round trip, atomic rewrite, schema migrations, load errors, embeddings, git revision."""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from nfbench.errors import DataError
+from nfbench.hashing import sha256_json
+from nfbench.records import (
+    SCHEMA_VERSION,
+    ResultRecord,
+    embeddings_path,
+    git_revision,
+    higher_is_better,
+    load_embeddings,
+    load_record,
+    load_records,
+    record_path,
+    write_embeddings,
+    write_record,
+)
+
+FIXTURES = Path(__file__).parent / "data" / "records"
+V1_FIXTURE = FIXTURES / "procshapes" / "classify" / "nf2vec.cpu.seed0.json"
+
+
+def make_record(**overrides: Any) -> ResultRecord:
+    config = {"lr": 1e-4, "epochs": 3}
+    fields: dict[str, Any] = dict(
+        method="nf2vec",
+        method_preset="tiny",
+        input_kind="weights",
+        dataset="procshapes",
+        dataset_fingerprint="0123456789abcdef",
+        dataset_summary={"field_kind": "udf", "splits": {"train": 6, "val": 3, "test": 3}},
+        task="classify",
+        seed=0,
+        metrics={"accuracy": 2 / 3, "balanced_accuracy": 0.5},
+        main_metric="accuracy",
+        details={"confusion_matrix": [[1, 0], [1, 1]], "definitions": {"accuracy": "fraction correct"}},
+        config=config,
+        config_hash=sha256_json(config),
+        nfbench_version="0.1.0",
+        git_revision=None,
+        versions={"python": "3.11.7", "torch": "2.14.1"},
+        device="cpu (2 threads)",
+        threads=2,
+        n_parameters=1234,
+        train_seconds=1.5,
+        inference_ms_per_inr=0.25,
+        created="2025-01-01T00:00:00+00:00",
+    )
+    fields.update(overrides)
+    return ResultRecord(**fields)
+
+
+def test_round_trip_and_layout(tmp_path: Path) -> None:
+    record = make_record(seed=3)
+    path = write_record(tmp_path, record)
+    assert path == tmp_path / "procshapes" / "classify" / "nf2vec.tiny.seed3.json"
+    assert path == record_path(tmp_path, record)
+    loaded = load_record(path)
+    assert loaded == record
+    assert loaded.metrics["accuracy"] == 2 / 3  # floats survive JSON exactly
+
+
+def test_rerun_overwrites_atomically_and_leaves_no_temp_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_record(tmp_path, make_record(metrics={"accuracy": 0.5}))
+    path = write_record(tmp_path, make_record(metrics={"accuracy": 0.75}))
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert load_record(path).metrics == {"accuracy": 0.75}
+
+    def crash_halfway(self: pathlib.Path, text: str, **kwargs: Any) -> int:
+        with open(self, "w", encoding="utf-8") as fh:
+            fh.write(text[: len(text) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pathlib.Path, "write_text", crash_halfway)
+    with pytest.raises(OSError, match="disk full"):
+        write_record(tmp_path, make_record(metrics={"accuracy": 1.0}))
+    monkeypatch.undo()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert load_record(path).metrics == {"accuracy": 0.75}
+
+
+def test_committed_v1_fixture_still_loads() -> None:
+    """Guards backward compatibility: if this fails after a schema change, add a migration."""
+    raw = json.loads(V1_FIXTURE.read_text())
+    assert raw["schema_version"] == 1
+    record = load_record(V1_FIXTURE)
+    assert (record.method, record.method_preset, record.dataset, record.task, record.seed) == (
+        "nf2vec",
+        "cpu",
+        "procshapes",
+        "classify",
+        0,
+    )
+    assert record.input_kind == "weights" and record.threads == 2
+    assert record.metrics == {"accuracy": 0.85, "balanced_accuracy": 0.84}
+    assert record.config_hash == sha256_json(record.config)
+    assert record.dataset_summary["splits"] == {"test": 12, "train": 24, "val": 12}
+    assert record.details["confusion_matrix"][1] == [1, 3, 0]
+
+
+def test_load_records_is_sorted_and_complete() -> None:
+    records = load_records(FIXTURES)
+    assert len(records) == len(list(FIXTURES.glob("*/*/*.json"))) == 17
+    keys = [(r.dataset, r.task, r.method, r.method_preset, r.seed) for r in records]
+    assert keys == sorted(keys)
+    assert keys[0] == ("manifold40", "classify", "mlp", "cpu", 0)
+
+
+def test_version_0_is_upgraded(tmp_path: Path) -> None:
+    raw = make_record(device="cpu (4 threads)", threads=4).model_dump(mode="json")
+    for key in ("schema_version", "input_kind", "threads"):  # what version 0 lacked
+        del raw[key]
+    path = tmp_path / "v0.json"
+    path.write_text(json.dumps(raw))
+    record = load_record(path)
+    assert record.schema_version == SCHEMA_VERSION
+    assert record.threads == 4
+    assert record.input_kind == "unknown"
+    assert record.metrics == {"accuracy": 2 / 3, "balanced_accuracy": 0.5}
+
+    path.write_text(json.dumps({**raw, "schema_version": 0, "device": "NVIDIA H100"}))
+    assert load_record(path).threads == 0  # not recoverable from a GPU name
+
+
+def test_newer_version_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({**make_record().model_dump(mode="json"), "schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(DataError) as err:
+        load_record(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "newer" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"method": "nf2vec",', "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"schema_version": "one"}', "not a non-negative integer"),
+        ('{"schema_version": 1, "method": "nf2vec"}', "invalid record"),
+    ],
+)
+def test_bad_files_name_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(DataError) as err:
+        load_record(path)
+    assert str(err.value).startswith(f"{path}: ") and expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_load_records_reports_the_bad_file(tmp_path: Path) -> None:
+    write_record(tmp_path, make_record())
+    bad = tmp_path / "procshapes" / "retrieve" / "x.tiny.seed0.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{")
+    with pytest.raises(DataError, match="x.tiny.seed0.json"):
+        load_records(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"main_metric": "map@10"},  # not among the metrics
+        {"metrics": {"accuracy": math.nan}},
+        {"method": "../escape"},  # names become path components
+        {"method_preset": "a.b"},  # dots would make file names ambiguous
+        {"schema_version": 0},  # only load_record may bring old versions in
+        {"unexpected": 1},
+    ],
+)
+def test_invalid_records_are_rejected(overrides: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        make_record(**overrides)
+
+
+def test_metric_direction() -> None:
+    assert higher_is_better("accuracy") and higher_is_better("map@10")
+    assert not higher_is_better("chamfer") and not higher_is_better("mmd@2048")
+
+
+def test_embeddings_round_trip(tmp_path: Path) -> None:
+    record = make_record(task="retrieve")
+    vectors = np.random.default_rng(0).normal(size=(7, 5))
+    labels = np.array([0, 1, 1, 0, 2, 2, 1])
+    path = write_embeddings(tmp_path, record, vectors, labels, ["a", "b", "c"])
+    assert path == embeddings_path(tmp_path, record)
+    assert path == record_path(tmp_path, record).with_name("nf2vec.tiny.seed0.embeddings.npz")
+    with np.load(path) as raw:
+        assert raw["embeddings"].dtype == np.float16
+    loaded = load_embeddings(path)
+    assert loaded.vectors.dtype == np.float32
+    np.testing.assert_allclose(loaded.vectors, vectors, rtol=1e-3, atol=1e-3)
+    assert loaded.labels.tolist() == labels.tolist()
+    assert loaded.class_names == ["a", "b", "c"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_embeddings_fall_back_to_float32_on_overflow(tmp_path: Path) -> None:
+    vectors = np.array([[1e6, 1.0], [2.0, -3e5]])
+    path = write_embeddings(tmp_path, make_record(), vectors, np.array([0, 1]), ["a", "b"])
+    loaded = load_embeddings(path)
+    assert np.isfinite(loaded.vectors).all()
+    np.testing.assert_allclose(loaded.vectors, vectors)
+
+
+def test_embeddings_reject_mismatched_input(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="expected embeddings"):
+        write_embeddings(tmp_path, make_record(), np.zeros((3, 2)), np.zeros(4, dtype=int), ["a"])
+    with pytest.raises(ValueError, match="class names"):
+        write_embeddings(tmp_path, make_record(), np.zeros((2, 2)), np.array([0, 2]), ["a", "b"])
+    bad = tmp_path / "bad.embeddings.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="bad.embeddings.npz"):
+        load_embeddings(bad)
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True, capture_output=True)
+
+
+def test_git_revision(tmp_path: Path) -> None:
+    assert git_revision(tmp_path) is None  # not a checkout
+    _git(tmp_path, "init", "-q")
+    assert git_revision(tmp_path) is None  # no commit yet
+    (tmp_path / "a.txt").write_text("one")
+    _git(tmp_path, "add", "a.txt")
+    _git(tmp_path, "commit", "-q", "-m", "init")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert git_revision(tmp_path) == head and len(head) == 40
+    (tmp_path / "new_record.json").write_text("{}")
+    assert git_revision(tmp_path) == head  # untracked files (new records) do not count
+    (tmp_path / "a.txt").write_text("two")
+    assert git_revision(tmp_path) == head + "-dirty"
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    assert git_revision(sub) is None  # inside, but not the root of, a checkout
