@@ -12,9 +12,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Benchmark su
 
 
 def _register() -> None:
-    from nfbench.cli import data
+    from nfbench.cli import data, leaderboard, listing, plugin, run
 
     app.add_typer(data.app, name="data", help="Build, inspect and verify INR datasets.")
+    app.add_typer(leaderboard.app, name="leaderboard", help="Leaderboards from result records.")
+    app.add_typer(plugin.app, name="plugin", help="Check a method plugin before submitting it.")
+    app.command("run")(run.run)
+    app.command("list")(listing.list_entries)
 
 
 _register()

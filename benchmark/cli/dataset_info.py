@@ -8,7 +8,7 @@ from rich.table import Table
 from nfbench.store.reader import INRDataset
 
 QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)
-# Whether a larger value of each fit metric is better, to label the table honestly.
+# Whether a larger value of each fit metric is better (shown as an arrow next to its name).
 HIGHER_IS_BETTER = {"f_score": True, "iou": True, "psnr": True, "chamfer": False, "loss": False}
 
 
@@ -37,7 +37,7 @@ def print_info(ds: INRDataset, console: Console) -> None:
         q = Table("metric", "split", *(f"q{int(p * 100)}" for p in QUANTILES), "mean", title="fit quality against the source")
         for m in metrics:
             name = m.removeprefix("fit_")
-            arrow = {True: " (higher better)", False: " (lower better)"}.get(HIGHER_IS_BETTER.get(name, None), "")
+            arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(name), "")
             for split in ["all", *splits]:
                 vals = items[m] if split == "all" else items.loc[items["split"] == split, m]
                 q.add_row(name + arrow, split, *(f"{vals.quantile(p):.4g}" for p in QUANTILES), f"{vals.mean():.4g}")

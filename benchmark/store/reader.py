@@ -83,11 +83,11 @@ class INRDataset:
 
     def indices(self, split: str | None = None) -> Tensor:
         items = self.items if split is None else self.items[self.items["split"] == split]
-        return torch.as_tensor(items.index.to_numpy(), dtype=torch.long)
+        return torch.as_tensor(items.index.to_numpy(copy=True), dtype=torch.long)
 
     def labels(self, split: str | None = None) -> Tensor:
         items = self.items if split is None else self.items[self.items["split"] == split]
-        return torch.as_tensor(items["label"].to_numpy(), dtype=torch.long)
+        return torch.as_tensor(items["label"].to_numpy(copy=True), dtype=torch.long)
 
     def _concat(self, kind: str, split: str | None, names: list[str] | None) -> dict[str, Tensor]:
         wanted = None if split is None else set(self.indices(split).tolist())

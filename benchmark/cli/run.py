@@ -1,0 +1,45 @@
+"""``nfbench run``: evaluate a method on a task and dataset, for one or more seeds."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def run(
+    method: str = typer.Option(..., help="Registered method (see `nfbench list methods`)."),
+    task: str = typer.Option("classify", help="classify or retrieve (see `nfbench list tasks`)."),
+    dataset: str = typer.Option("procshapes", help="Registered dataset, built dataset name, or dataset directory."),
+    seed: List[int] = typer.Option([0], help="Repeat for several seeds: --seed 0 --seed 1 --seed 2."),
+    preset: Optional[str] = typer.Option(None, help="Method preset (paper, cpu, tiny; default: the method's)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
+    out: Path = typer.Option(Path("leaderboards/records"), help="Where result records are written."),
+    root: Optional[Path] = typer.Option(None, help="Raw data root, if the dataset must be built first."),
+    limit: Optional[int] = typer.Option(None, help="Shapes per class and split, if the dataset must be built first."),
+) -> None:
+    """Train (or load the cached training of) a method and evaluate it once on the test split."""
+    from nfbench.device import resolve_device
+    from nfbench.progress import make_progress
+    from nfbench.runner import open_or_build_dataset, run_one
+
+    dev = resolve_device(device)
+    with make_progress() as progress:
+        data = open_or_build_dataset(dataset, dev, root, limit, progress)
+        results = [run_one(method, task, data, s, preset, dev, out, progress) for s in seed]
+    record = results[0][0]
+    table = Table("seed", *record.metrics, "train s", "ms/INR", title=f"{method} / {task} / {data.meta.name}")
+    for rec, _, _ in results:
+        table.add_row(str(rec.seed), *(f"{v:.4f}" for v in rec.metrics.values()), f"{rec.train_seconds:.1f}", f"{rec.inference_ms_per_inr:.3f}")
+    if len(results) > 1:
+        cols = [[r.metrics[k] for r, _, _ in results] for k in record.metrics]
+        table.add_row("mean±std", *(f"{statistics.mean(c):.4f}±{statistics.stdev(c):.4f}" for c in cols), "", "")
+    console.print(table)
+    for _, path, _ in results:
+        console.print(f"record: {path}")

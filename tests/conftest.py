@@ -1,0 +1,35 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_home(tmp_path_factory):
+    """Every test session gets its own NFBENCH_HOME: no test touches the user's cache."""
+    home = tmp_path_factory.mktemp("nfbench_home")
+    old = os.environ.get("NFBENCH_HOME")
+    os.environ["NFBENCH_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("NFBENCH_HOME", None)
+    else:
+        os.environ["NFBENCH_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(isolated_home):
+    """procshapes at the tiny preset, 3 shapes per class and split (built once per session)."""
+    from nfbench.runner import tiny_check_dataset
+
+    return tiny_check_dataset(torch.device("cpu"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"real data not available at {SHARED_DATA}")
+    return SHARED_DATA
