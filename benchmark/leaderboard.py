@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nfbench.errors import DataError
+from nfbench.markdown import markdown_table
 from nfbench.plots import MIN_TSNE_POINTS, ScatterPoint, latency_plot, tsne_plot
 from nfbench.records import ResultRecord, embeddings_path, higher_is_better, load_embeddings, load_records, metric_family
 from nfbench.store.atomic import atomic_write_text
@@ -192,9 +193,7 @@ def _section_markdown(section: _Section, plot_link: str | None) -> list[str]:
         "(no ± for a single seed); other metrics, latency and training time are means over seeds. "
         "Fractions are shown in %.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(align) + "|",
-        *("| " + " | ".join(cells) + " |" for cells in rows),
+        *markdown_table(header, rows, align),
         "",
     ]
     if plot_link:

@@ -15,7 +15,6 @@ import matplotlib
 import matplotlib.style
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from nfbench.records import Embeddings
@@ -62,6 +61,8 @@ def latency_plot(points: list[ScatterPoint], path: Path, title: str, ylabel: str
 
 def tsne_coordinates(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     """2-D t-SNE; one thread, because parallel reductions would make the layout vary run to run."""
+    from sklearn.manifold import TSNE  # imported here: sklearn costs seconds at import time
+
     perplexity = min(30.0, (len(vectors) - 1) / 3)
     with threadpool_limits(limits=1):
         tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)

@@ -15,7 +15,7 @@ CASES = [(m, t) for m in METHODS.names() for t in METHODS.get(m).card.tasks]
 @pytest.mark.parametrize("method,task", CASES)
 def test_method_runs_on_tiny_dataset(method, task, tiny_dataset, tmp_path):
     record, path, _ = run_one(method, task, tiny_dataset, 0, "tiny", torch.device("cpu"), tmp_path)
-    assert path.exists() and load_record(path) == record
+    assert load_record(path).model_dump(mode="json") == record.model_dump(mode="json")
     assert record.metrics and all(math.isfinite(v) for v in record.metrics.values())
     assert record.main_metric in record.metrics
     assert record.n_parameters > 0 and record.inference_ms_per_inr > 0

@@ -29,7 +29,7 @@ from nfbench.fields import Params, params_hash, shared_init
 from nfbench.fitting.fitter import fit_batch
 from nfbench.hashing import sha256_json, sha256_text
 from nfbench.paths import datasets_home
-from nfbench.presets import BuildPreset, build_preset
+from nfbench.presets import build_preset
 from nfbench.store import writer
 from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord
 from nfbench.targets import SamplingConfig, field_loss, make_supervision, normalize_shape, reference_points
@@ -82,7 +82,7 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
     return datasets_home() / "-".join(parts)
 
 
-def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, str, BuildPreset, BuildConfig, Path]:
+def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
     dataset: ShapeDataset = DATASETS.get(req.name)()
     card = dataset.card
     field = req.field or card.default_field
@@ -108,7 +108,7 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, str, BuildPreset, Bu
         quality_resolution=preset.quality_resolution,
     )
     out = req.out or default_out_dir(req, field, preset.name, dataset)
-    return dataset, field, preset, config, out
+    return dataset, config, out
 
 
 def plan_items(dataset: ShapeDataset, req: BuildRequest) -> list[ItemRecord]:
@@ -195,7 +195,7 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     """Fit this worker's missing shards; returns the directory and whether it is complete."""
     if not 0 <= req.shard_index < req.shard_count:
         raise ValueError(f"--shard {req.shard_index}/{req.shard_count}: index must be in [0, {req.shard_count})")
-    dataset, field, preset, config, out = resolve_build(req)
+    dataset, config, out = resolve_build(req)
     plan = plan_items(dataset, req)
     spec = config.field
     init = shared_init(spec, config.seed)
