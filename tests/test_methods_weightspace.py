@@ -1,0 +1,300 @@
+"""Weight-space methods (nf2vec, flat-weight MLP, weight statistics) and the shared classifier loop.
+
+The methods are trained on a synthetic stand-in for an INR dataset: copies of one shared
+SIREN init, perturbed per INR, whose classes differ by a mean shift of one hidden layer's
+weights. Learning it well above chance needs the weights to actually reach the classifier.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+import torch
+from rich.console import Console
+from rich.progress import Progress
+from torch import Tensor
+
+from nfbench.fields import FieldSpec, Params, batched_forward, field_preset, shared_init
+from nfbench.methods.nf2vec import SURFACE_LEVEL, Nf2Vec, encoder_matrix
+from nfbench.methods.weight_baselines import FlatMLP, WeightStats, sorted_quantiles, weight_statistics
+from nfbench.training import (
+    Standardize,
+    TrainingDiverged,
+    bn_mlp,
+    epoch_batches,
+    predict_logits,
+    train_classifier,
+)
+
+CPU = torch.device("cpu")
+METHODS = [Nf2Vec, FlatMLP, WeightStats]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run faster on one thread, and a shared machine makes several threads spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class SyntheticINRs:
+    """The parts of ``INRDataset`` the weight-space methods use, over generated weights."""
+
+    def __init__(
+        self,
+        spec: FieldSpec,
+        field_kind: str = "udf",
+        n_classes: int = 3,
+        sizes: dict[str, int] | None = None,
+        shift: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.spec, self.field_kind = spec, field_kind
+        self.class_names = [f"class{i}" for i in range(n_classes)]
+        gen = torch.Generator().manual_seed(seed)
+        init = shared_init(spec, seed=0)
+        self._weights: dict[str, Params] = {}
+        self._labels: dict[str, Tensor] = {}
+        for split, n in (sizes or {"train": 40, "val": 15, "test": 20}).items():
+            labels = torch.arange(n_classes).repeat_interleave(n)
+            params = {}
+            for name, p in init.items():
+                noise = 0.02 * p.abs().mean() * torch.randn(len(labels), *p.shape, generator=gen)
+                params[name] = p + noise
+            params["layers.1.weight"] += shift * (labels - (n_classes - 1) / 2).view(-1, 1, 1)
+            params[f"layers.{spec.depth}.weight"] *= 20  # outputs of order 1, so reconstruction has a target
+            self._weights[split], self._labels[split] = params, labels
+
+    def weights(self, split: str) -> Params:
+        return self._weights[split]
+
+    def labels(self, split: str) -> Tensor:
+        return self._labels[split]
+
+
+TINY = field_preset("tiny")
+
+
+@pytest.fixture(scope="module")
+def data() -> SyntheticINRs:
+    return SyntheticINRs(TINY)
+
+
+def make(cls, data: SyntheticINRs, seed: int = 0, **overrides):
+    method = cls(cls.presets["tiny"] | overrides, CPU, seed)
+    method.setup(data.spec, data.field_kind, len(data.class_names))
+    return method
+
+
+@pytest.fixture(scope="module")
+def fitted(data: SyntheticINRs) -> dict[type, object]:
+    torch.set_num_threads(1)
+    out = {}
+    for cls in METHODS:
+        method = make(cls, data)
+        method.fit(data)
+        out[cls] = method
+    return out
+
+
+# --------------------------------------------------------------------------- training loop
+
+
+def blobs(n: int, seed: int) -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    centres = torch.tensor([[3.0, 0.0], [0.0, 3.0], [-3.0, -3.0]])
+    return centres[y] + torch.randn(n, 2, generator=gen), y
+
+
+def test_train_classifier_keeps_best_val_epoch_and_is_deterministic() -> None:
+    x, y = blobs(90, 0)
+    xv, yv = blobs(30, 1)
+    results, models = [], []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = bn_mlp(2, (16,), 3, dropout=0.1)
+        results.append(train_classifier(model, x, y, xv, yv, epochs=12, lr=1e-2, weight_decay=0.0, batch_size=16, seed=5, device=CPU))
+        models.append(model)
+    r = results[0]
+    assert r.best_val_accuracy == max(r.val_accuracy) > 0.9
+    assert r.best_epoch == r.val_accuracy.index(max(r.val_accuracy))  # ties -> earliest
+    assert len(r.train_loss) == 12 and r.train_loss[-1] < r.train_loss[0]
+    # the returned state is loaded back: the model scores exactly the best val accuracy
+    val_acc = float((predict_logits(models[0], xv, 7).argmax(1) == yv).float().mean())
+    assert val_acc == pytest.approx(r.best_val_accuracy)
+    for k, v in r.state.items():
+        assert torch.equal(v, results[1].state[k]), k
+
+
+def test_train_classifier_reports_progress_in_epochs() -> None:
+    x, y = blobs(20, 0)
+    progress = Progress(console=Console(file=io.StringIO()))
+    train_classifier(bn_mlp(2, (4,), 3, 0.0), x, y, x, y, epochs=3, lr=1e-2, weight_decay=0.0, batch_size=8, seed=0, device=CPU, progress=progress, description="head")
+    (task,) = progress.tasks
+    assert task.description == "head" and task.fields["unit"] == "epoch" and task.completed == task.total == 3
+
+
+def test_train_classifier_raises_on_non_finite_loss() -> None:
+    x, y = blobs(20, 0)
+    x[3, 0] = float("nan")
+    with pytest.raises(TrainingDiverged, match="non-finite"):
+        train_classifier(bn_mlp(2, (4,), 3, 0.0), x, y, x, y, epochs=2, lr=1e-2, weight_decay=0.0, batch_size=64, seed=0, device=CPU)
+
+
+@pytest.mark.parametrize("n,batch_size", [(3, 2), (5, 2), (100, 32), (64, 64), (2, 16)])
+def test_epoch_batches_cover_a_permutation_without_lone_samples(n: int, batch_size: int) -> None:
+    batches = epoch_batches(n, batch_size, torch.Generator().manual_seed(0))
+    assert sorted(torch.cat(batches).tolist()) == list(range(n))
+    assert min(len(b) for b in batches) >= 2
+    assert len(batches) == max(1, min(math.ceil(n / batch_size), n // 2))
+
+
+def test_standardize_uses_train_statistics_and_survives_constant_features() -> None:
+    x = torch.randn(50, 3) * torch.tensor([1.0, 10.0, 0.0]) + torch.tensor([5.0, -2.0, 7.0])
+    std = Standardize(3).fit_(x)
+    z = std(x)
+    assert torch.allclose(z.mean(0), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(z[:, :2].std(0, unbiased=False), torch.ones(2), atol=1e-5)
+    assert torch.isfinite(z).all() and torch.equal(z[:, 2], torch.zeros(50))
+    assert torch.allclose(std(x + 1)[:, 0], z[:, 0] + 1 / x[:, 0].std(unbiased=False), atol=1e-5)  # stats frozen
+
+
+# --------------------------------------------------------------------------- methods on synthetic INRs
+
+
+@pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
+def test_method_classifies_synthetic_inrs_and_embeds(cls, data: SyntheticINRs, fitted) -> None:
+    method = fitted[cls]
+    logits = method.predict(data, "test")
+    assert logits.shape == (60, 3) and torch.isfinite(logits).all()
+    accuracy = float((logits.argmax(1) == data.labels("test")).float().mean())
+    assert accuracy > 0.8, accuracy
+    emb = method.embed(data, "test")
+    assert emb.shape[0] == 60 and emb.dim() == 2 and torch.isfinite(emb).all()
+    assert method.history["classifier_val_accuracy"] > 0.8
+    assert method.n_parameters() > 0
+
+
+@pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
+def test_state_dict_round_trip_predicts_identically(cls, data: SyntheticINRs, fitted) -> None:
+    restored = make(cls, data, seed=1)  # another init: only the loaded state can make them agree
+    assert not torch.equal(restored.predict(data, "test"), fitted[cls].predict(data, "test"))
+    restored.load_state_dict(fitted[cls].state_dict())
+    assert torch.equal(restored.predict(data, "test"), fitted[cls].predict(data, "test"))
+    assert torch.equal(restored.embed(data, "val"), fitted[cls].embed(data, "val"))
+    assert restored.history == fitted[cls].history
+
+
+@pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
+def test_fit_is_deterministic_for_a_seed(cls, data: SyntheticINRs, fitted) -> None:
+    again = make(cls, data)
+    again.fit(data)
+    assert torch.equal(again.predict(data, "test"), fitted[cls].predict(data, "test"))
+    other = make(cls, data, seed=3)
+    other.fit(data)
+    assert not torch.equal(other.predict(data, "test"), fitted[cls].predict(data, "test"))
+
+
+@pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
+def test_presets_and_card(cls) -> None:
+    assert {"paper", "cpu", "tiny"} <= set(cls.presets)
+    assert cls.card.input_kind == "weights" and cls.card.tasks == ("classify", "retrieve")
+    with pytest.raises(ValueError):
+        cls(cls.presets["tiny"] | {"not_an_option": 1}, CPU, 0)
+
+
+# --------------------------------------------------------------------------- nf2vec specifics
+
+
+def test_encoder_matrix_stacks_transposed_weights_then_bias_rows() -> None:
+    spec = FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=4, depth=3)
+    params = {n: torch.randn(2, *s) for n, s in spec.param_shapes().items()}
+    m = encoder_matrix(spec, params)
+    assert m.shape == (2, 2 * (4 + 1), 4)  # L = depth - 1 hidden-to-hidden layers
+    for block, layer in enumerate((1, 2)):
+        rows = m[:, block * 5 : (block + 1) * 5]
+        assert torch.equal(rows[:, :4], params[f"layers.{layer}.weight"].transpose(1, 2))
+        assert torch.equal(rows[:, 4], params[f"layers.{layer}.bias"])
+
+
+def test_nf2vec_paper_preset_has_the_published_shapes() -> None:
+    method = Nf2Vec(Nf2Vec.presets["paper"], CPU, 0)
+    method.setup(field_preset("paper"), "udf", 40)
+    widths = [l.out_features for l in method.encoder.rows if isinstance(l, torch.nn.Linear)]
+    assert widths == [512, 512, 1024, 1024, 1024] and method.encoder.rows[0].in_features == 512
+    assert [l.in_features for l in method.decoder.layers] == [1024 + 63, 512, 512, 512]
+    assert method.decoder.skip.in_features == 1024 + 63 and method.decoder.out.out_features == 1
+    head = [l.out_features for l in method.classifier if isinstance(l, torch.nn.Linear)]
+    assert method.classifier[0].in_features == 1024 and head == [512, 256, 40]
+    params = {n: p.unsqueeze(0).expand(2, *p.shape) for n, p in shared_init(field_preset("paper"), 0).items()}
+    assert method.encode_weights(params).shape == (2, 1024)
+    total = sum(p.numel() for net in (method.encoder, method.decoder, method.classifier) for p in net.parameters())
+    assert method.n_parameters() == total
+
+
+def test_nf2vec_needs_a_hidden_to_hidden_layer() -> None:
+    method = Nf2Vec(Nf2Vec.presets["tiny"], CPU, 0)
+    with pytest.raises(ValueError, match="depth >= 2"):
+        method.setup(FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=16, depth=1), "udf", 3)
+    with pytest.raises(ValueError, match="supports fields"):
+        method.setup(TINY, "nerf", 3)
+
+
+def test_nf2vec_decoder_queries_hug_each_inr_surface(data: SyntheticINRs) -> None:
+    method = make(Nf2Vec, data)
+    params = {n: p[:6] for n, p in data.weights("train").items()}
+    gen = torch.Generator().manual_seed(0)
+    candidates = method.surface_candidates(params, gen)
+    assert candidates.shape == (6, method.cfg.n_near, 3)
+    uniform = torch.rand(6, 512, 3, generator=gen) * 2 - 1
+    gap = lambda x: (torch.sigmoid(batched_forward(TINY, params, x)) - SURFACE_LEVEL["udf"]).abs().mean()
+    assert gap(candidates) < 0.5 * gap(uniform)
+    queries = method.sample_queries(candidates, gen)
+    assert queries.shape == (6, method.cfg.points_per_inr, 3) and queries.abs().max() <= 1
+
+
+def test_nf2vec_pretext_loss_decreases(data: SyntheticINRs) -> None:
+    method = make(Nf2Vec, data, epochs=12)
+    losses = method.train_pretext(data.weights("train"))
+    assert len(losses) == 12 and all(math.isfinite(l) for l in losses)
+    assert losses[-1] < 0.65 * losses[0], losses
+
+
+def test_nf2vec_trains_on_image_fields() -> None:
+    spec = field_preset("image")
+    data = SyntheticINRs(spec, field_kind="image", n_classes=2, sizes={"train": 8, "val": 4, "test": 4})
+    method = make(Nf2Vec, data, epochs=1, cls_epochs=2)
+    assert method.surface_candidates(data.weights("test"), torch.Generator()).shape == (8, 0, 2)
+    method.fit(data)
+    assert method.embed(data, "test").shape == (8, method.cfg.embed_dim)
+    assert method.predict(data, "test").shape == (8, 2)
+
+
+# --------------------------------------------------------------------------- baselines specifics
+
+
+def test_weight_statistics_match_a_per_tensor_reference() -> None:
+    spec = FieldSpec(kind="siren", in_dim=2, out_dim=1, hidden=5, depth=2)
+    params = {n: torch.randn(3, *s, dtype=torch.float64) for n, s in spec.param_shapes().items()}
+    feats = weight_statistics(spec, params)
+    assert feats.shape == (3, 7 * 6)
+    qs = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0], dtype=torch.float64)
+    for t, name in enumerate(spec.param_names()):
+        flat = params[name].flatten(1)
+        expected = torch.cat([flat.mean(1, keepdim=True), flat.var(1, unbiased=False, keepdim=True), torch.quantile(flat, qs, dim=1).T], 1)
+        assert torch.allclose(feats[:, 7 * t : 7 * (t + 1)], expected), name
+    assert torch.equal(sorted_quantiles(torch.tensor([[1.0, 2.0, 4.0]]), torch.tensor([0.25])), torch.tensor([[1.5]]))
+
+
+def test_baselines_input_sizes_follow_the_spec() -> None:
+    spec = field_preset("cpu")
+    flat, stats = FlatMLP(FlatMLP.presets["cpu"], CPU, 0), WeightStats(WeightStats.presets["cpu"], CPU, 0)
+    flat.setup(spec, "udf", 10)
+    stats.setup(spec, "udf", 10)
+    assert flat.model[1].in_features == spec.n_params
+    assert stats.model[1].in_features == 7 * 2 * (spec.depth + 1)
