@@ -38,6 +38,8 @@ FIELD_KINDS = (*SURFACE_LEVEL, "image")
 
 
 class Nf2VecConfig(BaseModel):
+    """Both stages use AdamW with a OneCycle schedule peaking at their ``lr``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     encoder_hidden: tuple[int, ...] = Field(min_length=1)

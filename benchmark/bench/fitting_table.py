@@ -22,7 +22,7 @@ from nfbench.fitting.build import BuildRequest, fit_shard, plan_items, resolve_b
 from nfbench.markdown import markdown_table
 from nfbench.store.atomic import atomic_write_text
 
-SETTINGS = [(32, 500), (64, 250), (64, 500), (128, 250)]
+SETTINGS = [(32, 400), (64, 200), (64, 400), (128, 200)]
 SOURCES = [("shrec16", "shrec16", "sdf"), ("modelnet40", "modelnet40_ply_hdf5_1024", "udf")]
 
 
