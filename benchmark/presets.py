@@ -38,7 +38,7 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
             name="cpu",
             field=field_preset("cpu"),
             sampling="cpu",
-            fit=FitConfig(steps=500, lr=1e-3, points_per_step=2048, chunk_size=32),
+            fit=FitConfig(steps=200, lr=1e-3, points_per_step=2048, chunk_size=32),
             n_reference_points=2048,
             quality_resolution=64,
         ),

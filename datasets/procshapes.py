@@ -33,7 +33,7 @@ from .base import DatasetCard, ItemRef, Shape, ShapeDataset
 GENERATOR_VERSION = "procshapes-1"
 N_POINTS = 2048
 VOXEL_RES = 32
-DEFAULT_LIMIT = 24
+DEFAULT_LIMIT = 12
 
 PART_NAMES: dict[str, tuple[str, ...]] = {
     "chair": ("seat", "back", "leg", "arm"),

@@ -143,12 +143,12 @@ def test_intra_class_variation() -> None:
 
 def test_limit_semantics_keys_and_fingerprints(ds: ProcShapes) -> None:
     n_cls = len(CATEGORIES)
-    assert split_sizes(None) == (24, 8) and split_sizes(5) == (5, 2) and split_sizes(1) == (1, 1)
+    assert split_sizes(None) == (12, 4) and split_sizes(5) == (5, 2) and split_sizes(1) == (1, 1)
     with pytest.raises(ValueError):
         split_sizes(0)
     default = ds.list_items(None, None, seed=0)
-    assert sum(it.split == "train" for it in default) == 24 * n_cls
-    assert sum(it.split == "test" for it in default) == 8 * n_cls
+    assert sum(it.split == "train" for it in default) == 12 * n_cls
+    assert sum(it.split == "test" for it in default) == 4 * n_cls
     items = ds.list_items(None, 6, seed=3)
     keys = [it.key for it in items]
     assert keys == sorted(keys) and len(set(keys)) == len(keys) == (6 + 2) * n_cls

@@ -40,5 +40,5 @@ def print_info(ds: INRDataset, console: Console) -> None:
             arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(name), "")
             for split in ["all", *splits]:
                 vals = items[m] if split == "all" else items.loc[items["split"] == split, m]
-                q.add_row(name + arrow, split, *(f"{vals.quantile(p):.4g}" for p in QUANTILES), f"{vals.mean():.4g}")
+                q.add_row(name + arrow, split, *(f"{vals.quantile(p):.3g}" for p in QUANTILES), f"{vals.mean():.3g}")
         console.print(q)
