@@ -33,13 +33,16 @@ def run(
     with make_progress() as progress:
         data = open_or_build_dataset(dataset, dev, root, limit, progress)
         results = [run_one(method, task, data, s, preset, dev, out, progress) for s in seed]
-    record = results[0][0]
-    table = Table("seed", *record.metrics, "train s", "ms/INR", title=f"{method} / {task} / {data.meta.name}")
-    for rec, _, _ in results:
-        table.add_row(str(rec.seed), *(f"{v:.4f}" for v in rec.metrics.values()), f"{rec.train_seconds:.1f}", f"{rec.inference_ms_per_inr:.3f}")
-    if len(results) > 1:
-        cols = [[r.metrics[k] for r, _, _ in results] for k in record.metrics]
-        table.add_row("mean±std", *(f"{statistics.mean(c):.4f}±{statistics.stdev(c):.4f}" for c in cols), "", "")
+    records = [rec for rec, _, _ in results]
+    multi = len(records) > 1
+    table = Table("metric", *(f"seed {r.seed}" for r in records), *(["mean ± std"] if multi else []),
+                  title=f"{method} / {task} / {data.meta.name} (test split)")
+    rows = {k: [r.metrics[k] for r in records] for k in records[0].metrics}
+    rows["train s"] = [r.train_seconds for r in records]
+    rows["ms / INR"] = [r.inference_ms_per_inr for r in records]
+    for name, values in rows.items():
+        summary = [f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"] if multi else []
+        table.add_row(name, *(f"{v:.4f}" for v in values), *summary)
     console.print(table)
     for _, path, _ in results:
         console.print(f"record: {path}")
