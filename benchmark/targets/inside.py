@@ -21,9 +21,10 @@ all of these. The methods here are compared against ground truth in
   number, at ray-casting speed.
 
 Both winding methods first orient every face by visibility (its normal is flipped to the
-side from which more rays escape to infinity), which repairs flipped and double-sided
-faces; faces seen from infinity on both sides are open sheets that bound no volume and
-are left out.
+side from which more rays escape to infinity), which repairs flipped faces, and keep one
+copy of repeated faces (double-sided twins). Faces seen from infinity on both sides
+(open sheets) or on neither (inner faces, surfaces buried in an overlapping part) bound
+no visible volume and are left out.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from nfbench.errors import DataError
 from nfbench.targets.config import SignMethod
 from nfbench.targets.geometry import Source, check_mesh, check_points
 
-_ORIENT_RAYS = 64  # rays per face for the visibility orientation
+_ORIENT_RAYS = 32  # rays per start point for the visibility orientation
+_ORIENT_POINTS = np.array([[1, 1, 1], [4, 1, 1], [1, 4, 1], [1, 1, 4]]) / np.array([[3], [6], [6], [6]])  # barycentric
 _SHEET_ESCAPE = 0.5  # faces escaping to infinity on this fraction of both sides are sheets
 _CHUNK = 1 << 16  # queries per ray-casting call (bounds memory at paper scale)
 _PROBES = 8  # flood probe points per ray, every half voxel
@@ -160,27 +162,57 @@ class MeshOracle:
     # ---------------------------------------------------------------- winding numbers
 
     @cached_property
-    def face_weights(self) -> np.ndarray:
-        """Per face +1 (file orientation faces out), -1 (flip it) or 0 (open sheet, ignored).
+    def escape_fractions(self) -> np.ndarray:
+        """``(F, 2)``: fraction of rays from each face that reach infinity on its (front, back) side.
 
-        The face's centroid casts rays over both half-spaces; the side that sees more of
-        infinity is outside. Rays start a hair off the face so that the face itself, and a
-        coincident reversed twin, are not hit. Fixed seed: one orientation per mesh.
+        Rays leave from the centroid and three points towards the corners (a big face can
+        be partly buried in another part), a hair off the face so that the face itself,
+        and a coincident reversed twin, are not hit. Fixed seed: one answer per mesh.
         """
-        area2 = np.linalg.norm(self.normals, axis=1)
-        n = self.normals / np.maximum(area2, 1e-300)[:, None]
-        centroid = self.vertices[self.faces].mean(axis=1)
-        dirs = ray_directions(len(centroid), _ORIENT_RAYS, np.random.default_rng(0))
-        side = np.sign(np.einsum("fkd,fd->fk", dirs, n))
+        rng = np.random.default_rng(0)
         eps = 1e-5 * float(np.ptp(self.vertices, axis=0).max())
-        origins = centroid[:, None, :] + eps * (side[..., None] * n[:, None, :] + dirs)
+        return np.concatenate([self._escapes(s, min(s + _CHUNK // 8, len(self.faces)), rng, eps) for s in range(0, len(self.faces), _CHUNK // 8)])
+
+    def _escapes(self, start: int, stop: int, rng: np.random.Generator, eps: float) -> np.ndarray:
+        n = self.normals[start:stop] / np.maximum(np.linalg.norm(self.normals[start:stop], axis=1), 1e-300)[:, None]
+        starts = np.einsum("pc,fcd->fpd", _ORIENT_POINTS, self.vertices[self.faces[start:stop]])  # (f, P, 3)
+        dirs = ray_directions(len(n) * len(_ORIENT_POINTS), _ORIENT_RAYS, rng).reshape(len(n), -1, 3)
+        side = np.sign(np.einsum("fkd,fd->fk", dirs, n))
+        origins = np.repeat(starts, _ORIENT_RAYS, axis=1) + eps * (side[..., None] * n[:, None, :] + dirs)
         escaped = np.isinf(self.scene.cast_rays(_f32(np.concatenate([origins, dirs], -1).reshape(-1, 6)))["t_hit"].numpy())
         escaped = escaped.reshape(side.shape)
-        out_pos = (escaped & (side > 0)).sum(1) / np.maximum((side > 0).sum(1), 1)
-        out_neg = (escaped & (side < 0)).sum(1) / np.maximum((side < 0).sum(1), 1)
-        weights = np.where(out_neg > out_pos, -1.0, 1.0)
-        weights[(np.minimum(out_pos, out_neg) >= _SHEET_ESCAPE) | (area2 == 0)] = 0.0
+        front = (escaped & (side > 0)).sum(1) / np.maximum((side > 0).sum(1), 1)
+        back = (escaped & (side < 0)).sum(1) / np.maximum((side < 0).sum(1), 1)
+        return np.stack([front, back], axis=1)
+
+    @cached_property
+    def face_weights(self) -> np.ndarray:
+        """Per face +1 (keep its orientation), -1 (flip it) or 0 (leave it out of the winding number).
+
+        The side that sees more of infinity is outside. Faces that see infinity on neither
+        side (inner faces, surfaces buried in an overlapping part) or on both sides (open
+        sheets) bound no visible volume and are left out, as are degenerate faces.
+        """
+        front, back = self.escape_fractions.T
+        weights = np.where(back > front, -1.0, 1.0)
+        sheet = np.minimum(front, back) >= _SHEET_ESCAPE
+        weights[sheet | (np.maximum(front, back) == 0) | ~(np.linalg.norm(self.normals, axis=1) > 0)] = 0.0
+        weights[self._repeated_faces()] = 0.0
         return weights
+
+    def _repeated_faces(self) -> np.ndarray:
+        """All but the first of faces spanning the same three points in any order.
+
+        Double-sided CAD faces come as a face plus its reversed twin; once both face out
+        they would count twice in the winding number (ray casting reports such coincident
+        hits once), so one copy is kept.
+        """
+        _, merged = np.unique(self.vertices, axis=0, return_inverse=True)
+        keys = np.sort(merged.reshape(-1)[self.faces], axis=1)
+        _, first = np.unique(keys, axis=0, return_index=True)
+        repeated = np.ones(len(self.faces), dtype=bool)
+        repeated[first] = False
+        return repeated
 
     def winding_number(self, queries: np.ndarray, chunk_pairs: int = 1 << 20) -> np.ndarray:
         """Exact generalized winding number ``(n,)`` of the oriented faces (float64, torch on CPU)."""
