@@ -32,7 +32,7 @@ from nfbench.targets import MeshOracle, SamplingConfig, normalize_shape, sample_
 from nfbench.targets.config import SignMethod
 from nfbench.targets.inside import random_rotations, solid_angles
 
-METHODS: tuple[SignMethod, ...] = ("parity", "vote", "flood", "flood_vote", "winding", "ray_winding")
+METHODS: tuple[SignMethod, ...] = ("parity", "vote", "flood", "flood_vote", "winding", "ray_winding", "hybrid_winding")
 DAMAGES = ("clean", "holes", "flipped", "double", "inner", "sheets", "parts", "all")
 
 

@@ -221,7 +221,8 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
         if s % req.shard_count == req.shard_index and writer.read_shard_record(out, s) is None
     ]
     n_todo = sum(len(plan[s * chunk : (s + 1) * chunk]) for s in todo)
-    task = progress.add_task(f"fit {req.name}", total=n_todo, unit="INRs") if progress else None
+    # no bar when nothing is left to fit (re-opening a finished dataset)
+    task = progress.add_task(f"fit {req.name}", total=n_todo, unit="INRs") if progress and n_todo else None
     for s in todo:
         items = plan[s * chunk : (s + 1) * chunk]
         start = time.perf_counter()

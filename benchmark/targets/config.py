@@ -13,11 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nfbench.datasets.base import FieldKind
 
-SignMethod = Literal["parity", "vote", "flood", "flood_vote", "winding", "ray_winding"]
+SignMethod = Literal["parity", "vote", "flood", "flood_vote", "winding", "ray_winding", "hybrid_winding"]
 """Inside test for meshes (see ``nfbench.targets.inside``; compared in leaderboards/sdf_sign.md).
 
 ``ray_winding`` is the default: it was the most accurate on damaged meshes at ray-casting
-speed. ``parity`` is Open3D's ``compute_signed_distance`` sign, the inr2vec setting.
+speed. ``hybrid_winding`` refines its uncertain queries with the exact winding number.
+``parity`` is Open3D's ``compute_signed_distance`` sign, the inr2vec setting, and breaks
+on raw CAD meshes.
 """
 
 
@@ -43,7 +45,7 @@ class SamplingConfig(BaseModel):
     sigma_far: float = Field(0.1, gt=0)
     voxel_res: int = Field(64, ge=2, le=512)  # occ grids made from meshes, and the occ query grid
     sign: SignMethod = "ray_winding"
-    sign_rays: int = Field(15, ge=1, le=255)  # rays per query for vote / flood probes / ray_winding
+    sign_rays: int = Field(15, ge=1, le=255)  # rays per query: vote, flood probes, ray_winding, hybrid_winding
     flood_res: int = Field(128, ge=8, le=1024)  # surface voxelization for flood / flood_vote
 
     @model_validator(mode="after")
