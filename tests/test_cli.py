@@ -85,6 +85,20 @@ def test_run_rejects_unsupported_task(monkeypatch, capsys, tiny_dataset):
     assert code == 2 and "segment" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (("--method", "nf2vc"), "did you mean 'nf2vec'"),
+        (("--method", "mlp", "--task", "clasify"), "did you mean 'classify'"),
+        (("--method", "mlp", "--preset", "cpuu"), "did you mean 'cpu'"),
+    ],
+)
+def test_run_checks_names_before_building_the_default_dataset(monkeypatch, capsys, isolated_home, args, expected):
+    code = invoke_main(monkeypatch, "run", *args)
+    assert code == 2 and expected in capsys.readouterr().err
+    assert not (isolated_home / "datasets" / "procshapes").exists()  # the default build never started
+
+
 @pytest.mark.parametrize("kind,expected", [("methods", "nf2vec"), ("datasets", "procshapes"), ("tasks", "map@10")])
 def test_list(kind, expected):
     result = invoke("list", kind)

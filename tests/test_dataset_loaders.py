@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 import trimesh
 
 from nfbench.datasets.base import ItemRef, carve_val, file_sha256
@@ -17,6 +18,7 @@ from nfbench.datasets.mesh_folders import Manifold40, Shrec16
 from nfbench.datasets.modelnet import ModelNet10, ModelNet40
 from nfbench.datasets.ply_folders import ScanNet10, ShapeNet10
 from nfbench.errors import DataError
+from nfbench.fitting.build import BuildRequest, build_dataset
 
 DATA = Path("/work/shared/data")
 H5_ROOT = DATA / "modelnet40_ply_hdf5_1024"
@@ -356,3 +358,12 @@ def test_digits_split_limit_and_images() -> None:
     assert 0.0 <= image.min() and image.max() <= 1.0
     with pytest.raises(DataError, match="no such sample"):
         ds.load(None, ItemRef("train/0/9999", "train", 0, "9999", ""))
+
+
+def test_sdf_from_point_clouds_fails_naming_the_row_and_writes_nothing(tmp_path: Path) -> None:
+    _h5_root(tmp_path)
+    out = tmp_path / "built"
+    req = BuildRequest("modelnet40", root=tmp_path, field="sdf", preset="tiny", limit=1, out=out)
+    with pytest.raises(DataError, match=r"ply_data_\w+0\.h5#0: sdf and occ fields need a triangle mesh.*--field udf"):
+        build_dataset(req, torch.device("cpu"))
+    assert not out.exists()

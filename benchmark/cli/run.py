@@ -27,8 +27,11 @@ def run(
     """Train (or load the cached training of) a method and evaluate it once on the test split."""
     from nfbench.device import resolve_device
     from nfbench.progress import make_progress
-    from nfbench.runner import open_or_build_dataset, run_one
+    from nfbench.runner import check_task_supported, method_class, method_config, open_or_build_dataset, run_one
 
+    cls = method_class(method)  # bad names fail before any dataset is built
+    check_task_supported(cls, task)
+    method_config(cls, preset)
     dev = resolve_device(device)
     with make_progress() as progress:
         data = open_or_build_dataset(dataset, dev, root, limit, progress)

@@ -30,6 +30,7 @@ from nfbench.fitting.fitter import fit_batch
 from nfbench.hashing import sha256_json, sha256_text
 from nfbench.paths import datasets_home
 from nfbench.presets import build_preset
+from nfbench.store.layout import META
 from nfbench.store import writer
 from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord
 from nfbench.targets import SamplingConfig, field_loss, make_supervision, normalize_shape, reference_points
@@ -127,13 +128,13 @@ def _prepare_shard(
     source: dict[str, list[np.ndarray]] = {}
     for item in items:
         ref = ItemRef(item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
-        shape = normalize_shape(dataset.load(root, ref))
+        shape = normalize_shape(dataset.load(root, ref), item.locator)
         rng = np.random.default_rng(_int_seed(config.seed, item.key))
-        sup = make_supervision(shape, config.field_kind, sampling, rng)  # type: ignore[arg-type]
+        sup = make_supervision(shape, config.field_kind, sampling, rng, item.locator)  # type: ignore[arg-type]
         coords.append(sup.coords)
         targets.append(sup.targets)
         if config.field_kind in ("udf", "sdf", "occ"):
-            points, parts = reference_points(shape, config.n_reference_points, rng)
+            points, parts = reference_points(shape, config.n_reference_points, rng, item.locator)
             source.setdefault("points", []).append(points)
             if parts is not None:
                 source.setdefault("point_parts", []).append(parts)
@@ -214,6 +215,8 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
         versions=package_versions(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    if not (out / META).exists() and plan:
+        _prepare_shard(dataset, req.root, plan[:1], config)  # fail on bad input before writing anything
     meta = writer.begin(out, meta, plan, init, spec)
     todo = [
         s

@@ -321,5 +321,5 @@ def voxel_centres(res: int) -> np.ndarray:
 def mesh_oracle(vertices: np.ndarray | None, faces: np.ndarray | None, source: Source) -> MeshOracle:
     """A ``MeshOracle``, or ``DataError`` when the shape has no mesh."""
     if vertices is None or faces is None:
-        raise DataError(source, "this field needs a triangle mesh (vertices and faces)")
+        raise DataError(source, "sdf and occ fields need a triangle mesh, and this shape has none (a point cloud gives --field udf)")
     return MeshOracle(vertices, faces, source)
