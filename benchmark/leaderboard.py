@@ -264,10 +264,21 @@ def _dataset_page(dataset: str, records: list[ResultRecord], records_dir: Path, 
     return "\n".join(lines).rstrip("\n") + "\n", written
 
 
-def _index_page(records: list[ResultRecord]) -> str:
+def _benchmark_pages(out_dir: Path) -> list[str]:
+    """Index lines for the hand-run benchmark pages beside the generated ones (each names its command)."""
+    lines = []
+    for page in sorted(out_dir.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if page.name != "README.md" and not text.startswith(MARKER):
+            title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), page.stem)
+            lines.append(f"- [{title}]({page.name})")
+    return ["", "Benchmark pages (not made from records):", "", *lines] if lines else []
+
+
+def _index_page(records: list[ResultRecord], out_dir: Path) -> str:
     lines = [MARKER, "", "# nfbench leaderboards", ""]
     if not records:
-        return "\n".join(lines + ["No result records found."]) + "\n"
+        return "\n".join(lines + ["No result records found.", *_benchmark_pages(out_dir)]) + "\n"
     lines += [
         f"Built by `nfbench leaderboard build` from {len(records)} result records. Each dataset page ranks "
         "methods per task by the mean of the task's main metric over seeds.",
@@ -279,7 +290,7 @@ def _index_page(records: list[ResultRecord]) -> str:
         recs = list(group)
         tasks = ", ".join(sorted({r.task for r in recs}))
         lines.append(f"| [{dataset}]({dataset}.md) | {tasks} | {len({r.method for r in recs})} | {len(recs)} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _benchmark_pages(out_dir)) + "\n"
 
 
 def _remove_stale(out_dir: Path, written: set[Path]) -> None:
@@ -305,7 +316,7 @@ def build_leaderboards(records_dir: Path, out_dir: Path, tsne_method: str = "nf2
         atomic_write_text(path, page)
         written += [path, *plots]
     index = out_dir / "README.md"
-    atomic_write_text(index, _index_page(records))
+    atomic_write_text(index, _index_page(records, out_dir))
     written.append(index)
     _remove_stale(out_dir, set(written))
     return written

@@ -134,12 +134,14 @@ def test_rebuild_removes_stale_generated_files_only(tmp_path: Path) -> None:
     records = fixture_records(tmp_path / "records")
     out = tmp_path / "out"
     build_leaderboards(records, out)
-    (out / "notes.md").write_text("hand-written\n")
+    (out / "notes.md").write_text("# Hand-made notes\n\nbody\n")
     shutil.rmtree(records / "manifold40")
     build_leaderboards(records, out)
     assert sorted(p.name for p in out.glob("*.md")) == ["README.md", "notes.md", "procshapes.md"]
     assert not list(out.glob("plots/manifold40*"))
     assert (out / "procshapes.md").read_text(encoding="utf-8").startswith(MARKER)
+    index = (out / "README.md").read_text(encoding="utf-8")
+    assert "- [Hand-made notes](notes.md)" in index and "manifold40" not in index
 
 
 def test_no_records(tmp_path: Path) -> None:

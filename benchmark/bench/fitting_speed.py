@@ -17,7 +17,10 @@ overhead-bound (8x8 digit images, the tiny preset), the ratio is large.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from rich.console import Console
@@ -25,7 +28,9 @@ from rich.table import Table
 
 from nfbench.fields import FieldModule, shared_init
 from nfbench.fitting.fitter import FitConfig, fit_batch
+from nfbench.markdown import markdown_table
 from nfbench.presets import BuildPreset, build_preset
+from nfbench.store.atomic import atomic_write_text
 from nfbench.targets import field_loss
 
 # Queries per shape the benchmark draws from: an 8x8 digit image has 64 pixels; 3D
@@ -80,35 +85,47 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     return max(_rate(lambda: a @ b, 2 * n**3) for _ in range(repeats)) / 1e9
 
 
-def run(preset_name: str, n_inrs: int, steps: int, chunk_sizes: list[int], queries: int | None, peak: float) -> Table:
+HEADER = ("chunk", "batched INR-steps/s", "one-at-a-time INR-steps/s", "ratio", "batched GFLOP/s", "one-at-a-time GFLOP/s")
+
+
+@dataclass
+class SpeedResult:
+    title: str
+    rows: list[list[str]]
+    caption: str
+
+
+def run(preset_name: str, n_inrs: int, steps: int, chunk_sizes: list[int], queries: int | None, peak: float) -> SpeedResult:
     preset = build_preset(preset_name)
     init = shared_init(preset.field, 0)
     queries = queries or QUERIES.get(preset_name, DEFAULT_QUERIES)
     coords, targets = _supervision(n_inrs, preset.field.in_dim, queries, 0)
     n_pts = min(preset.fit.points_per_step, queries)
     gflop = 6 * n_pts * preset.field.n_params / 1e9  # forward + backward per INR-step
-    single_ceiling = None
-    table = Table(
-        "chunk", "batched INR-steps/s", "one-at-a-time INR-steps/s", "ratio", "batched GFLOP/s", "one-at-a-time GFLOP/s",
-        title=f"preset {preset_name}: {preset.field.n_params:,} params, {n_pts} pts/step, {steps} steps, "
-        f"{n_inrs} INRs, {torch.get_num_threads()} threads",
-    )
     warm = preset.fit.model_copy(update={"steps": 2, "chunk_size": max(chunk_sizes)})
     _fit_batched(preset, init, coords, targets, warm)
     _fit_one_at_a_time(preset, init, coords[:2], targets[:2], warm, seed=0)
+    rows, best_single = [], 0.0
     for chunk in chunk_sizes:
         cfg = preset.fit.model_copy(update={"steps": steps, "chunk_size": chunk})
         batched = _rate(lambda: _fit_batched(preset, init, coords, targets, cfg), n_inrs * steps)
         single = _rate(lambda: _fit_one_at_a_time(preset, init, coords, targets, cfg, seed=0), n_inrs * steps)
-        single_ceiling = max(single_ceiling or 0.0, single)
-        table.add_row(
-            str(chunk), f"{batched:.0f}", f"{single:.0f}", f"{batched / single:.1f}x", f"{batched * gflop:.1f}", f"{single * gflop:.1f}"
-        )
-    table.caption = (
-        f"matmul peak {peak:.0f} GFLOP/s: no batching can beat "
-        f"{peak / (single_ceiling * gflop):.0f}x over one-at-a-time for this preset on this machine"
+        best_single = max(best_single, single)
+        rows.append([str(chunk), f"{batched:.0f}", f"{single:.0f}", f"{batched / single:.1f}x", f"{batched * gflop:.1f}", f"{single * gflop:.1f}"])
+    return SpeedResult(
+        title=f"preset {preset_name}: {preset.field.n_params:,} params, {n_pts} pts/step, {steps} steps, "
+        f"{n_inrs} INRs, {torch.get_num_threads()} threads",
+        rows=rows,
+        caption=f"matmul peak {peak:.0f} GFLOP/s: no batching can beat {peak / (best_single * gflop):.0f}x "
+        "over one-at-a-time for this preset on this machine",
     )
-    return table
+
+
+def _markdown(results: list[SpeedResult], command: str) -> str:
+    lines = ["# Batched fitting against one INR at a time", "", f"Command: `{command}`", "", __doc__.split("\n\n")[2].strip(), ""]
+    for r in results:
+        lines += [f"### {r.title}", "", *markdown_table(HEADER, r.rows, ["---:"] * len(HEADER)), "", r.caption + ".", ""]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -118,12 +135,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--chunks", default="16,32,64")
     parser.add_argument("--queries", type=int, default=None, help="queries per shape (default: 64 for image, else 20000)")
+    parser.add_argument("--out", type=Path, default=None, help="also write the tables here as markdown")
     args = parser.parse_args()
     chunks = [int(c) for c in args.chunks.split(",")]
     console = Console()
     peak = matmul_peak_gflops()
+    results = []
     for name in args.presets.split(","):
-        console.print(run(name, args.inrs, args.steps, chunks, args.queries, peak))
+        results.append(run(name, args.inrs, args.steps, chunks, args.queries, peak))
+        table = Table(*HEADER, title=results[-1].title, caption=results[-1].caption)
+        for row in results[-1].rows:
+            table.add_row(*row)
+        console.print(table)
+    if args.out:
+        command = "python -m nfbench.bench.fitting_speed " + " ".join(sys.argv[1:])
+        atomic_write_text(args.out, _markdown(results, command))
 
 
 if __name__ == "__main__":
