@@ -30,8 +30,8 @@ from nfbench.fitting.fitter import fit_batch
 from nfbench.hashing import sha256_json, sha256_text
 from nfbench.paths import datasets_home
 from nfbench.presets import build_preset
-from nfbench.store.layout import META
 from nfbench.store import writer
+from nfbench.store.layout import META
 from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord
 from nfbench.targets import SamplingConfig, field_loss, make_supervision, normalize_shape, reference_points
 
