@@ -16,8 +16,9 @@ from nfbench.datasets.base import FieldKind
 SignMethod = Literal["parity", "vote", "flood", "flood_vote", "winding", "ray_winding", "hybrid_winding"]
 """Inside test for meshes (see ``nfbench.targets.inside``; compared in leaderboards/sdf_sign.md).
 
-``ray_winding`` is the default: it was the most accurate on damaged meshes at ray-casting
-speed. ``hybrid_winding`` refines its uncertain queries with the exact winding number.
+``hybrid_winding`` is the default: as accurate as the exact winding number on damaged
+meshes, and the only fast method that never puts a point outside a raw ModelNet10
+mesh's bounding box inside it, at the cost of ``ray_winding`` (leaderboards/sdf_sign.md).
 ``parity`` is Open3D's ``compute_signed_distance`` sign, the inr2vec setting, and breaks
 on raw CAD meshes.
 """
@@ -44,7 +45,7 @@ class SamplingConfig(BaseModel):
     sigma_medium: float = Field(0.01, gt=0)
     sigma_far: float = Field(0.1, gt=0)
     voxel_res: int = Field(64, ge=2, le=512)  # occ grids made from meshes, and the occ query grid
-    sign: SignMethod = "ray_winding"
+    sign: SignMethod = "hybrid_winding"
     sign_rays: int = Field(15, ge=1, le=255)  # rays per query: vote, flood probes, ray_winding, hybrid_winding
     flood_res: int = Field(128, ge=8, le=1024)  # surface voxelization for flood / flood_vote
 

@@ -19,9 +19,9 @@ all of these. The methods here are compared against ground truth in
   from q crosses triangle t with probability solid_angle(t)/4pi, so the mean of
   (#exits - #entries) over random directions is an unbiased estimate of the winding
   number, at ray-casting speed.
-- ``hybrid_winding``: ``ray_winding``, with the exact winding number for the few queries
-  whose estimate lies within ``_REFINE_MARGIN`` of 1/2 (near holes and sheets): the
-  accuracy of ``winding`` at close to the cost of ``ray_winding``.
+- ``hybrid_winding`` (the default): ``ray_winding``, with the exact winding number for
+  the few queries whose estimate lies within ``_REFINE_MARGIN`` of 1/2 (near holes and
+  sheets): the accuracy of ``winding`` at the cost of ``ray_winding``.
 
 Both winding methods first orient every face by visibility (its normal is flipped to the
 side from which more rays escape to infinity), which repairs flipped faces, and keep one
