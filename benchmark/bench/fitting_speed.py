@@ -11,7 +11,7 @@ arithmetic itself faster. So the table also prints the GFLOP/s each side reaches
 dense-matmul GFLOP/s of this machine: ``peak / one-at-a-time`` is the largest ratio any
 batching could reach for that preset here. Where one INR-step is already compute-bound
 (the ``cpu`` preset's 2048 points x 12.8K parameters), that ceiling is small; where it is
-overhead-bound (8x8 digit images, the tiny preset), the ratio is large.
+overhead-bound (8x8 digit images), the ratio is large.
 """
 
 from __future__ import annotations
