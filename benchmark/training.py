@@ -30,6 +30,15 @@ def check_finite(loss: Tensor, what: str) -> None:
         raise TrainingDiverged(f"{what}: loss became non-finite ({loss.detach().flatten()[:4].tolist()})")
 
 
+def optimizer_step(loss: Tensor, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler, what: str) -> None:
+    """One scheduled step on ``loss``, refusing a non-finite loss before it touches the weights."""
+    check_finite(loss, what)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+
+
 class Standardize(nn.Module):
     """Per-feature ``(x - mean) / std`` with train statistics, stored as buffers.
 
@@ -154,11 +163,7 @@ def train_classifier(
         losses = []
         for idx in epoch_batches(len(x_train), batch_size, gen):
             loss = F.cross_entropy(model(x_train[idx].to(device)), y_train_dev[idx.to(device)])
-            check_finite(loss, f"{description or 'classifier'} epoch {epoch}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            optimizer_step(loss, opt, sched, f"{description or 'classifier'} epoch {epoch}")
             losses.append(loss.detach())
         result.train_loss.append(float(torch.stack(losses).mean()))
         val_acc = accuracy(predict_logits(model, x_val, batch_size), y_val)

@@ -29,7 +29,7 @@ from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
 from nfbench.method import Method, MethodCard
 from nfbench.store.reader import INRDataset
-from nfbench.training import batch_params, bn_mlp, check_finite, epoch_batches, n_batches, predict_logits, train_classifier
+from nfbench.training import batch_params, bn_mlp, epoch_batches, n_batches, optimizer_step, predict_logits, train_classifier
 
 SURFACE_LEVEL: dict[str, float] = {"udf": 1.0, "sdf": 0.5, "occ": OCC_THRESHOLD}
 """``sigmoid(logit)`` on the surface of each 3-D field kind (udf targets peak there)."""
@@ -278,11 +278,7 @@ class Nf2Vec(Method):
                 with torch.no_grad():
                     target = batched_forward(self.spec, batch, coords)
                 loss = pretext_loss(self.field_kind, self.reconstruct(self.encoder(encoder_matrix(self.spec, batch)), coords), target)
-                check_finite(loss, f"nf2vec pretext epoch {epoch}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+                optimizer_step(loss, opt, sched, f"nf2vec pretext epoch {epoch}")
                 epoch_loss.append(loss.detach())
                 if progress is not None and task is not None:
                     progress.update(task, advance=len(idx))
