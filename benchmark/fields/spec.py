@@ -65,7 +65,7 @@ class FieldSpec(BaseModel):
 FIELD_PRESETS: dict[str, FieldSpec] = {
     # inr2vec / nf2vec shapes: 790,529 parameters.
     "paper": FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=512, depth=4, w0=30.0),
-    # CPU scale-down, chosen from leaderboards/fitting.md (best quality under ~2 CPU-s per INR).
+    # CPU scale-down, chosen from leaderboards/fitting.md (best fit per CPU-second; ~1.7 CPU-s per INR on clouds).
     "cpu": FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=64, depth=4, w0=30.0),
     # Small enough for unit tests to fit dozens of INRs in seconds.
     "tiny": FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=16, depth=2, w0=30.0),
