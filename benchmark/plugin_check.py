@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from nfbench.method import Method, MethodCard
-from nfbench.registry import load_ref
+from nfbench.api.registry import load_ref
 from nfbench.store.reader import INRDataset
 from nfbench.tasks import TASKS
 

@@ -63,7 +63,7 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
 
 
 def build_preset(name: str) -> BuildPreset:
-    from nfbench.registry import did_you_mean
+    from nfbench.api.registry import did_you_mean
 
     if name not in BUILD_PRESETS:
         raise KeyError(f"unknown preset {name!r}{did_you_mean(name, BUILD_PRESETS)}")

@@ -25,7 +25,7 @@ from nfbench.method import Method
 from nfbench.methods import METHODS
 from nfbench.paths import nfbench_home
 from nfbench.records import ResultRecord, git_revision, write_embeddings, write_record
-from nfbench.registry import did_you_mean
+from nfbench.api.registry import did_you_mean
 from nfbench.store.atomic import atomic_write
 from nfbench.store.reader import INRDataset
 from nfbench.tasks import TASKS

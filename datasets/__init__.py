@@ -1,6 +1,6 @@
 """Dataset modules: one per source, each with a card. Registered lazily by name."""
 
-from nfbench.registry import Registry
+from nfbench.api.registry import Registry
 
 DATASETS: Registry = Registry("dataset", entry_point_group="nfbench.datasets")
 

@@ -4,7 +4,7 @@ Third-party packages add methods through the ``nfbench.methods`` entry-point gro
 (``name = "package.module:Class"``); see CONTRIBUTING.md.
 """
 
-from nfbench.registry import Registry
+from nfbench.api.registry import Registry
 
 METHODS: Registry = Registry("method", entry_point_group="nfbench.methods")
 

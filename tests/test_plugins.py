@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from nfbench.cli.app import app
 from nfbench.plugin_check import check_plugin
-from nfbench.registry import Registry
+from nfbench.api.registry import Registry
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "nfbench-plugin"
 CPU = torch.device("cpu")

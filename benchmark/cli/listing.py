@@ -12,7 +12,7 @@ REFERENCE_CLASSES = 10  # procshapes, the embedded default, for parameter counts
 
 def list_entries(kind: str = typer.Argument(..., help="methods, datasets or tasks")) -> None:
     """Registered entries with their metadata."""
-    from nfbench.registry import did_you_mean
+    from nfbench.api.registry import did_you_mean
 
     listers = {"methods": _methods, "datasets": _datasets, "tasks": _tasks}
     if kind not in listers:

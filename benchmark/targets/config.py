@@ -67,7 +67,7 @@ class SamplingConfig(BaseModel):
 
     @classmethod
     def preset(cls, name: str) -> "SamplingConfig":
-        from nfbench.registry import did_you_mean
+        from nfbench.api.registry import did_you_mean
 
         if name not in SAMPLING_PRESETS:
             raise KeyError(f"unknown sampling preset {name!r}{did_you_mean(name, SAMPLING_PRESETS)}")

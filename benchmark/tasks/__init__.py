@@ -1,6 +1,6 @@
 """Evaluation tasks, registered lazily by name."""
 
-from nfbench.registry import Registry
+from nfbench.api.registry import Registry
 
 TASKS: Registry = Registry("task")
 TASKS.register_lazy("classify", "nfbench.tasks.classify:Classify")

@@ -1,0 +1,57 @@
+"""A task: one evaluation protocol, its metrics and the capability it needs from a method."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nfbench.api.capabilities import CAPABILITIES
+from nfbench.api.metrics import MetricSpec, metric_family
+from nfbench.api.view import View
+
+
+class TaskCard(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    capability: str = Field(description="key of nfbench.api.capabilities.CAPABILITIES the method must offer")
+    metrics: tuple[MetricSpec, ...] = Field(min_length=1)
+    main_metric: str = Field(description="the metric (with any @k) that ranks leaderboards")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TaskCard":
+        if self.capability not in CAPABILITIES:
+            raise ValueError(f"unknown capability {self.capability!r}; one of {sorted(CAPABILITIES)}")
+        if metric_family(self.main_metric) not in {m.name for m in self.metrics}:
+            raise ValueError(f"main metric {self.main_metric!r} has no MetricSpec among {[m.name for m in self.metrics]}")
+        return self
+
+    def supports(self, method_cls: type) -> bool:
+        return issubclass(method_cls, CAPABILITIES[self.capability])
+
+
+@dataclass
+class TaskResult:
+    metrics: dict[str, float]
+    details: dict[str, Any]
+    inference_ms_per_inr: float
+    embeddings: np.ndarray | None = field(default=None, repr=False)
+    labels: np.ndarray | None = field(default=None, repr=False)
+
+
+OpenView = Callable[[str], View]
+"""``open_view(split)``: the method's view of one split, built only when a task asks."""
+
+
+class Task(ABC):
+    card: ClassVar[TaskCard]
+
+    @abstractmethod
+    def evaluate(self, method: Any, open_view: OpenView) -> TaskResult:
+        """Evaluate a trained method once on the test split (``open_view("test")``)."""
