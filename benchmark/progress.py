@@ -25,7 +25,8 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:.1f} {unit}/s" if speed else f"- {unit}/s", style="progress.data.speed")
 
 
-def make_progress(console: Console | None = None, transient: bool = False) -> Progress:
+def make_progress(console: Console | None = None, transient: bool = False, disable: bool = False) -> Progress:
+    """``disable`` silences the bars (ranks other than 0 under torchrun)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -36,4 +37,5 @@ def make_progress(console: Console | None = None, transient: bool = False) -> Pr
         TimeRemainingColumn(),
         console=console or Console(stderr=True),
         transient=transient,
+        disable=disable,
     )

@@ -1,12 +1,17 @@
-"""Method modules (one per method), registered lazily by name.
+"""Method modules (one per method), registered lazily by name: one module plus one line here.
 
 Third-party packages add methods through the ``nfbench.methods`` entry-point group
-(``name = "package.module:Class"``); see CONTRIBUTING.md.
+(``name = "package.module:Class"``); see CONTRIBUTING.md. Every entry is checked when it
+is first loaded: a ``nfbench.api.Method`` subclass whose card name matches, with a typed
+``Config`` and validated ``paper``, ``cpu`` and ``tiny`` presets.
 """
 
+from nfbench.api.method import Method, validate_method_class
 from nfbench.api.registry import Registry
 
-METHODS: Registry = Registry("method", entry_point_group="nfbench.methods")
+METHODS: Registry[type[Method]] = Registry(
+    "method", base=Method, entry_point_group="nfbench.methods", validate=validate_method_class
+)
 
 for _name, _ref in {
     "nf2vec": "nfbench.methods.nf2vec:Nf2Vec",

@@ -6,41 +6,35 @@ max-pools over rows. It is trained without labels: an implicit decoder, conditio
 the embedding, must reproduce the INR's own outputs at query points. Labels are used only
 afterwards, by a small classifier on frozen embeddings.
 
-Targets and query points come from the INRs alone, never from the shapes they were fitted
-to: in nfbench the INRs are the data.
+Targets and query points come from the INRs alone (the weights view), never from the
+shapes they were fitted to: in nfbench the INRs are the data.
 """
 
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from einops import rearrange, reduce
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from rich.progress import Progress
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nfbench.decode.occ import OCC_THRESHOLD
+from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
-from nfbench.method import Method, MethodCard
-from nfbench.store.reader import INRDataset
-from nfbench.training import batch_params, bn_mlp, epoch_batches, n_batches, optimizer_step, predict_logits, train_classifier
-
-SURFACE_LEVEL: dict[str, float] = {"udf": 1.0, "sdf": 0.5, "occ": OCC_THRESHOLD}
-"""``sigmoid(logit)`` on the surface of each 3-D field kind (udf targets peak there)."""
-
-FIELD_KINDS = (*SURFACE_LEVEL, "image")
+from nfbench.fields.kinds import FIELD_KINDS
+from nfbench.training import bn_mlp
+from nfbench.training.evaluation import accuracy_of, predict_view
+from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
+from nfbench.views.tensor import TensorView
 
 
-class Nf2VecConfig(BaseModel):
+class Nf2VecConfig(MethodConfig):
     """Both stages use AdamW with a OneCycle schedule peaking at their ``lr``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     encoder_hidden: tuple[int, ...] = Field(min_length=1)
     embed_dim: int = Field(ge=1)
@@ -48,7 +42,7 @@ class Nf2VecConfig(BaseModel):
     n_freqs: int = Field(ge=0, description="positional-encoding frequencies of the decoder's queries")
     # reconstruction pretext
     epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1, description="INRs per pretext step")
+    batch_size: int = Field(ge=2, description="INRs per pretext step")
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     points_per_inr: int = Field(ge=1, description="decoder queries per INR per step")
@@ -64,6 +58,7 @@ class Nf2VecConfig(BaseModel):
     cls_weight_decay: float = Field(ge=0)
     cls_batch_size: int = Field(ge=2)
     eval_batch_size: int = Field(ge=1, description="INRs per chunk when probing or embedding")
+    amp: bool = Field(False, description="CUDA mixed precision for the pretext (no effect on CPU)")
 
 
 _PAPER = Nf2VecConfig(
@@ -148,14 +143,17 @@ def encoder_matrix(spec: FieldSpec, params: Params) -> Tensor:
     return torch.cat(blocks, dim=1)
 
 
-def pretext_loss(field_kind: str, pred: Tensor, target_logits: Tensor) -> Tensor:
-    """MSE against the INR's values for images; for 3-D fields, BCE against its probabilities
-    minus their own entropy (the KL divergence): the gradients of plain BCE, but 0 at a
-    perfect reconstruction, so logged losses mean the same on every dataset."""
-    if field_kind == "image":
-        return F.mse_loss(pred, target_logits)
-    p = torch.sigmoid(target_logits)
-    return F.binary_cross_entropy_with_logits(pred, p) - F.binary_cross_entropy_with_logits(target_logits, p)
+class Autoencoder(nn.Module):
+    """Encoder + implicit decoder as one module, so DDP sees one forward per step."""
+
+    def __init__(self, spec: FieldSpec, query_spec: FieldSpec, encoder: RowEncoder, decoder: ImplicitDecoder) -> None:
+        super().__init__()
+        self.spec, self.query_spec = spec, query_spec
+        self.encoder, self.decoder = encoder, decoder
+
+    def forward(self, params: Params, coords: Tensor) -> Tensor:
+        """Decoder output at raw coordinates ``(B, N, d)`` for the INRs ``params``."""
+        return self.decoder(self.encoder(encoder_matrix(self.spec, params)), encode(self.query_spec, coords))
 
 
 class Nf2Vec(Method):
@@ -165,190 +163,166 @@ class Nf2Vec(Method):
         "with an implicit decoder; MLP classifier on frozen embeddings.",
         reference="De Luigi et al., Deep Learning on Implicit Neural Representations of Shapes, ICLR 2023; "
         "Zama Ramirez et al., Deep Learning on Object-centric 3D Neural Fields, TPAMI 2024",
-        input_kind="weights",
-        tasks=("classify", "retrieve"),
+        view="weights",
+        field_kinds=("udf", "sdf", "occ", "image"),
+        training="self-supervised",
+        symmetry="none",
     )
+    Config = Nf2VecConfig
+    config: Nf2VecConfig
     presets = {
-        # inr2vec/nf2vec settings (DESIGN.md); pretext epochs, query counts and probing are ours.
-        "paper": _PAPER.model_dump(),
-        # Same structure scaled to the cpu field preset (SIREN 3 -> 64 x4 -> 1) on 2 cores; tuned on 240
-        # ModelNet10-class udf INRs (decoder width, queries and epochs bound the pretext cost).
-        "cpu": _PAPER.model_copy(
-            update=dict(
-                encoder_hidden=(128, 128, 256, 256), embed_dim=256, decoder_hidden=128, epochs=80,
-                batch_size=16, lr=3e-3, points_per_inr=512, n_probe=8192, n_near=1024, near_sigma=0.02,
-                cls_hidden=(256, 128), cls_epochs=150, cls_lr=1e-3, cls_batch_size=64, eval_batch_size=32,
-            )
-        ).model_dump(),
-        # Unit tests: seconds.
-        "tiny": _PAPER.model_copy(
-            update=dict(
-                encoder_hidden=(32, 32), embed_dim=32, decoder_hidden=32, n_freqs=4, epochs=3, batch_size=8,
-                lr=3e-3, points_per_inr=256, n_probe=1024, n_near=128, near_sigma=0.05, cls_hidden=(32,),
-                cls_dropout=0.1, cls_epochs=30, cls_lr=1e-2, cls_batch_size=16, eval_batch_size=16,
-            )
-        ).model_dump(),
+        "paper": Preset(
+            config=_PAPER,
+            departs="pretext epochs, queries per INR and surface probing are nfbench's (the paper regresses source-shape labels)",
+        ),
+        "cpu": Preset(
+            config=_PAPER.model_copy(
+                update=dict(
+                    encoder_hidden=(128, 128, 256, 256), embed_dim=256, decoder_hidden=128, epochs=80,
+                    batch_size=16, lr=3e-3, points_per_inr=512, n_probe=8192, n_near=1024, near_sigma=0.02,
+                    cls_hidden=(256, 128), cls_epochs=150, cls_lr=1e-3, cls_batch_size=64, eval_batch_size=32,
+                )
+            ),
+            departs="widths / 4, 512 queries per INR, 80 pretext epochs, lr 3e-3: sized for the cpu field preset on 2 cores",
+        ),
+        "tiny": Preset(
+            config=_PAPER.model_copy(
+                update=dict(
+                    encoder_hidden=(32, 32), embed_dim=32, decoder_hidden=32, n_freqs=4, epochs=3, batch_size=8,
+                    lr=3e-3, points_per_inr=256, n_probe=1024, n_near=128, near_sigma=0.05, cls_hidden=(32,),
+                    cls_dropout=0.1, cls_epochs=30, cls_lr=1e-2, cls_batch_size=16, eval_batch_size=16,
+                )
+            ),
+            departs="a few thousand parameters and 3 pretext epochs: seconds, for tests",
+        ),
     }
 
-    def __init__(self, config: dict[str, Any], device: torch.device, seed: int) -> None:
-        super().__init__(config, device, seed)
-        self.cfg = Nf2VecConfig.model_validate(config)
-        self.history: dict[str, Any] = {}
-        self._embeddings: weakref.WeakKeyDictionary[Any, dict[str, Tensor]] = weakref.WeakKeyDictionary()
-
-    # ------------------------------------------------------------------ networks
-
-    def setup(self, spec: FieldSpec, field_kind: str, n_classes: int) -> None:
+    def setup(self, info: DataInfo) -> None:
+        spec = info.spec
         if spec.depth < 2:
             raise ValueError(
                 f"nf2vec encodes the hidden-to-hidden layers of an INR; {spec.kind} with depth {spec.depth} has none "
                 "(needs depth >= 2)"
             )
-        if field_kind not in FIELD_KINDS:
-            raise ValueError(f"nf2vec supports fields {FIELD_KINDS}, not {field_kind!r}")
-        cfg = self.cfg
-        self.spec, self.field_kind = spec, field_kind
-        self.query_spec = spec.model_copy(update={"encoding": "freq", "n_freqs": cfg.n_freqs})
+        cfg = self.config
+        self.spec, self.kind = spec, FIELD_KINDS.get(info.field_kind)
+        query_spec = spec.model_copy(update={"encoding": "freq", "n_freqs": cfg.n_freqs})
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # same init on every device
-            self.encoder = RowEncoder(spec.hidden, cfg.encoder_hidden, cfg.embed_dim)
-            self.decoder = ImplicitDecoder(cfg.embed_dim, self.query_spec.encoded_dim, cfg.decoder_hidden, spec.out_dim)
-            self.classifier = bn_mlp(cfg.embed_dim, cfg.cls_hidden, n_classes, cfg.cls_dropout)
-        for net in (self.encoder, self.decoder, self.classifier):
-            net.to(self.device)
-        self._embeddings.clear()
+            encoder = RowEncoder(spec.hidden, cfg.encoder_hidden, cfg.embed_dim)
+            decoder = ImplicitDecoder(cfg.embed_dim, query_spec.encoded_dim, cfg.decoder_hidden, spec.out_dim)
+            self.autoencoder = Autoencoder(spec, query_spec, encoder, decoder).to(self.device)
+            self.classifier = bn_mlp(cfg.embed_dim, cfg.cls_hidden, info.n_classes, cfg.cls_dropout).to(self.device)
+
+    @property
+    def encoder(self) -> RowEncoder:
+        return self.autoencoder.encoder
 
     def n_parameters(self) -> int:
-        return sum(p.numel() for net in (self.encoder, self.decoder, self.classifier) for p in net.parameters())
+        """Encoder and classifier: what classifying or embedding an INR runs."""
+        return sum(p.numel() for net in (self.encoder, self.classifier) for p in net.parameters())
+
+    def n_training_parameters(self) -> int:
+        """The implicit decoder, used only by the pretext."""
+        return sum(p.numel() for p in self.autoencoder.decoder.parameters())
 
     # ------------------------------------------------------------------ pretext
 
     @torch.no_grad()
-    def surface_candidates(self, params: Params, gen: torch.Generator) -> Tensor:
+    def surface_candidates(self, view: View) -> Tensor:
         """``(N, n_near, d)``: of ``n_probe`` uniform points, those where each INR is closest to its surface.
 
-        Images have no surface: their queries are all uniform, so this returns no points.
+        Fields without a surface (images) have no candidates: their queries are all uniform.
         """
-        n = params["layers.0.weight"].shape[0]
-        d = self.spec.in_dim
-        if self.field_kind == "image":
-            return torch.zeros(n, 0, d)
-        level = SURFACE_LEVEL[self.field_kind]
+        d, level = self.spec.in_dim, self.kind.surface_level
+        if level is None:
+            return torch.zeros(len(view), 0, d)
         out = []
-        for idx in torch.arange(n).split(self.cfg.eval_batch_size):
-            probe = torch.rand(len(idx), self.cfg.n_probe, d, generator=gen, device=self.device) * 2 - 1
-            logits = batched_forward(self.spec, batch_params(params, idx, self.device), probe)[..., 0]  # one output
-            nearest = (torch.sigmoid(logits) - level).abs().topk(self.cfg.n_near, dim=1, largest=False).indices
-            out.append(torch.gather(probe, 1, nearest.unsqueeze(-1).expand(-1, -1, d)))
-        return torch.cat(out).to(params["layers.0.weight"].device)
+        for batch in view.batches(self.config.eval_batch_size):
+            params = batch.to(self.device).data
+            probe = torch.rand(len(batch), self.config.n_probe, d, device=self.device) * 2 - 1
+            logits = batched_forward(self.spec, params, probe)[..., 0]
+            nearest = (torch.sigmoid(logits) - level).abs().topk(self.config.n_near, dim=1, largest=False).indices
+            out.append(torch.gather(probe, 1, nearest.unsqueeze(-1).expand(-1, -1, d)).cpu())
+        return torch.cat(out)
 
-    def sample_queries(self, candidates: Tensor, gen: torch.Generator) -> Tensor:
-        """Jittered near-surface candidates mixed with uniform points, clipped to ``[-1, 1]^d``."""
+    def sample_queries(self, candidates: Tensor) -> Tensor:
+        """Jittered near-surface candidates mixed with uniform points, clipped to ``[-1, 1]^d``.
+
+        Draws from torch's global RNG, which the Trainer checkpoints: a resumed pretext
+        replays the same queries.
+        """
         b, k, d = candidates.shape
-        n_near = round(self.cfg.points_per_inr * (1 - self.cfg.uniform_fraction)) if k else 0
-        uniform = torch.rand(b, self.cfg.points_per_inr - n_near, d, generator=gen, device=self.device) * 2 - 1
+        n_near = round(self.config.points_per_inr * (1 - self.config.uniform_fraction)) if k else 0
+        uniform = torch.rand(b, self.config.points_per_inr - n_near, d, device=self.device) * 2 - 1
         if n_near == 0:
             return uniform
-        pick = torch.randint(k, (b, n_near, 1), generator=gen, device=self.device).expand(-1, -1, d)
+        pick = torch.randint(k, (b, n_near, 1), device=self.device).expand(-1, -1, d)
         near = torch.gather(candidates, 1, pick)
-        near = near + self.cfg.near_sigma * torch.randn(near.shape, generator=gen, device=self.device)
+        near = near + self.config.near_sigma * torch.randn(near.shape, device=self.device)
         return torch.cat([near, uniform], dim=1).clamp(-1, 1)
 
-    def reconstruct(self, emb: Tensor, coords: Tensor) -> Tensor:
-        """Decoder output (logits for 3-D fields) at raw coordinates ``(B, N, d)``."""
-        return self.decoder(emb, encode(self.query_spec, coords))
+    def pretext_loss(self, model: nn.Module, batch: Any, candidates: Tensor) -> Tensor:
+        coords = self.sample_queries(candidates[batch.index.cpu()].to(self.device))
+        with torch.no_grad():
+            target = batched_forward(self.spec, batch.data, coords)
+        return self.kind.distill_loss(model(batch.data, coords), target)
 
-    def train_pretext(self, params: Params, progress: Progress | None = None) -> list[float]:
-        """Fit encoder + decoder to reproduce each training INR; returns the mean loss per epoch."""
-        cfg = self.cfg
-        gen = torch.Generator(device=self.device).manual_seed(self.seed)
-        order_gen = torch.Generator().manual_seed(self.seed)
-        n = params["layers.0.weight"].shape[0]
-        candidates = self.surface_candidates(params, gen)
-        nets = nn.ModuleList([self.encoder, self.decoder]).train()
-        opt = torch.optim.AdamW(nets.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * n_batches(n, cfg.batch_size))
-        task = progress.add_task("nf2vec pretext", total=cfg.epochs * n, unit="INR") if progress else None
-        losses: list[float] = []
-        for epoch in range(cfg.epochs):
-            epoch_loss = []
-            for idx in epoch_batches(n, cfg.batch_size, order_gen):
-                batch = batch_params(params, idx, self.device)
-                coords = self.sample_queries(candidates[idx].to(self.device), gen)
-                with torch.no_grad():
-                    target = batched_forward(self.spec, batch, coords)
-                loss = pretext_loss(self.field_kind, self.reconstruct(self.encoder(encoder_matrix(self.spec, batch)), coords), target)
-                optimizer_step(loss, opt, sched, f"nf2vec pretext epoch {epoch}")
-                epoch_loss.append(loss.detach())
-                if progress is not None and task is not None:
-                    progress.update(task, advance=len(idx))
-            losses.append(float(torch.stack(epoch_loss).mean()))
-        return losses
+    def train_pretext(self, train: View, progress: Progress | None) -> list[float]:
+        cfg = self.config
+        candidates = self.surface_candidates(train)
+        trainer = Trainer(
+            TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, amp=cfg.amp, seed=self.seed),
+            self.autoencoder,
+            lambda model, batch: self.pretext_loss(model, batch, candidates),
+            device=self.device,
+            scheduler=one_cycle,
+            progress=progress,
+            description="nf2vec pretext",
+        )
+        return trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed)).train_loss
 
     # ------------------------------------------------------------------ embeddings + classifier
 
-    @torch.no_grad()
-    def encode_weights(self, params: Params) -> Tensor:
-        """Embeddings ``(N, embed_dim)`` in eval mode, chunked over INRs; on ``self.device``."""
-        self.encoder.eval()
-        n = params["layers.0.weight"].shape[0]
-        chunks = torch.arange(n).split(self.cfg.eval_batch_size)
-        return torch.cat([self.encoder(encoder_matrix(self.spec, batch_params(params, idx, self.device))) for idx in chunks])
+    def embed(self, view: View) -> Tensor:
+        return predict_view(
+            lambda params: self.encoder(encoder_matrix(self.spec, params)), self.encoder, view, self.config.eval_batch_size, self.device
+        )
 
-    def _embedding(self, data: INRDataset, split: str) -> Tensor:
-        """Cached per dataset object and split: classify and retrieve share one encoder pass."""
-        cache = self._embeddings.setdefault(data, {})
-        if split not in cache:
-            cache[split] = self.encode_weights(data.weights(split))
-        return cache[split]
-
-    def fit(self, data: INRDataset, progress: Progress | None = None) -> None:
+    def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
+        cfg = self.config
         start = time.perf_counter()
-        pretext = self.train_pretext(data.weights("train"), progress)
+        pretext = self.train_pretext(train, progress)
         pretext_seconds = time.perf_counter() - start
-        self._embeddings.pop(data, None)
-        result = train_classifier(
+        train_emb, val_emb = TensorView(train, self.embed(train)), TensorView(val, self.embed(val))
+        trainer = Trainer(
+            TrainerConfig(epochs=cfg.cls_epochs, lr=cfg.cls_lr, weight_decay=cfg.cls_weight_decay, seed=self.seed),
             self.classifier,
-            self._embedding(data, "train"),
-            data.labels("train"),
-            self._embedding(data, "val"),
-            data.labels("val"),
-            epochs=self.cfg.cls_epochs,
-            lr=self.cfg.cls_lr,
-            weight_decay=self.cfg.cls_weight_decay,
-            batch_size=self.cfg.cls_batch_size,
-            seed=self.seed,
+            lambda model, batch: F.cross_entropy(model(batch.data), batch.labels),
             device=self.device,
+            val_fn=lambda model: accuracy_of(model, val_emb, cfg.cls_batch_size, self.device),
+            scheduler=one_cycle,
             progress=progress,
             description="nf2vec classifier",
         )
+        result = trainer.fit(train_emb.loader(cfg.cls_batch_size, shuffle=True, seed=self.seed))
         self.history = {
             "pretext_loss": pretext,
             "pretext_seconds": pretext_seconds,
-            "classifier_val_accuracy": result.best_val_accuracy,
+            "classifier_val_accuracy": result.best_score,
             "classifier_best_epoch": result.best_epoch,
             "classifier_seconds": result.train_seconds,
         }
 
-    def embed(self, data: INRDataset, split: str) -> Tensor:
-        return self._embedding(data, split).cpu()
-
-    def predict(self, data: INRDataset, split: str) -> Tensor:
-        return predict_logits(self.classifier, self._embedding(data, split), self.cfg.cls_batch_size).cpu()
+    def predict(self, view: View) -> Tensor:
+        emb = TensorView(view, self.embed(view))
+        return predict_view(self.classifier, self.classifier, emb, self.config.cls_batch_size, self.device)
 
     # ------------------------------------------------------------------ persistence
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "encoder": self.encoder.state_dict(),
-            "decoder": self.decoder.state_dict(),
-            "classifier": self.classifier.state_dict(),
-            "history": self.history,
-        }
+        return {"autoencoder": self.autoencoder.state_dict(), "classifier": self.classifier.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.encoder.load_state_dict(state["encoder"])
-        self.decoder.load_state_dict(state["decoder"])
+        self.autoencoder.load_state_dict(state["autoencoder"])
         self.classifier.load_state_dict(state["classifier"])
-        self.history = dict(state["history"])
-        self._embeddings.clear()

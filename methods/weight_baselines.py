@@ -3,8 +3,10 @@
 They bound what a weight-space method must beat: ``mlp`` sees every parameter but ignores
 that permuting hidden units leaves the INR unchanged; ``stats`` keeps only permutation-
 invariant summaries per tensor (the StatNN baseline of Unterthiner et al. 2020, used by
-NFN, Zhou et al. 2023). Both standardize their features with train statistics and share
-nfbench's classifier loop; their embedding is the classifier's penultimate activation.
+NFN, Zhou et al. 2023). Both standardize their features with train statistics, stream
+their inputs from the weights view (a paper-size split does not fit in memory) and train
+with the shared ``Trainer``: OneCycle AdamW, selection on val accuracy, DDP under torchrun.
+Their embedding is the classifier's penultimate activation.
 """
 
 from __future__ import annotations
@@ -13,41 +15,47 @@ from abc import abstractmethod
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from rich.progress import Progress
 from torch import Tensor, nn
+from torch.nn import functional as F
 
+from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
 from nfbench.fields import FieldSpec, Params
 from nfbench.fields.functional import flatten_params
-from nfbench.method import Method, MethodCard
-from nfbench.store.reader import INRDataset
-from nfbench.training import Standardize, batch_params, bn_mlp, predict_logits, train_classifier
+from nfbench.training import Standardize, bn_mlp
+from nfbench.training.evaluation import accuracy_of, fit_standardize, predict_view
+from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 STATS_PER_TENSOR = 2 + len(QUANTILES)  # mean, variance, quantiles
+ALL_KINDS = ("udf", "sdf", "occ", "image")
 
 
-class WeightMLPConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class WeightMLPConfig(MethodConfig):
     hidden: tuple[int, ...] = Field(min_length=1)
     dropout: float = Field(ge=0, lt=1)
     epochs: int = Field(ge=1)
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     batch_size: int = Field(ge=2)
-    feature_batch_size: int = Field(ge=1, description="INRs per chunk when computing features")
+    eval_batch_size: int = Field(256, ge=1, description="INRs per batch when standardizing and predicting")
+    early_stopping_patience: int | None = Field(None, ge=1, description="epochs without a better val accuracy before stopping")
 
 
-def _presets(paper_hidden: tuple[int, ...]) -> dict[str, dict[str, Any]]:
+def _presets(paper_hidden: tuple[int, ...], paper_source: str) -> dict[str, Preset]:
     """Only the widths differ between the two baselines; the training settings are shared."""
-    paper = WeightMLPConfig(
-        hidden=paper_hidden, dropout=0.0, epochs=150, lr=1e-3, weight_decay=1e-2, batch_size=256, feature_batch_size=256
-    )
+    paper = WeightMLPConfig(hidden=paper_hidden, dropout=0.0, epochs=150, lr=1e-3, weight_decay=1e-2, batch_size=256)
     return {
-        "paper": paper.model_dump(),
-        "cpu": paper.model_copy(update=dict(hidden=(256, 256), dropout=0.2, epochs=100, batch_size=64)).model_dump(),
-        "tiny": paper.model_copy(update=dict(hidden=(32,), dropout=0.1, epochs=30, lr=1e-2, batch_size=16)).model_dump(),
+        "paper": Preset(config=paper, departs=f"widths from {paper_source}; AdamW/OneCycle/150 epochs are nfbench's shared classifier recipe"),
+        "cpu": Preset(
+            config=paper.model_copy(update=dict(hidden=(256, 256), dropout=0.2, epochs=100, batch_size=64)),
+            departs="2 x 256 with dropout 0.2, 100 epochs, batch 64: sized for CPU datasets of a few hundred INRs",
+        ),
+        "tiny": Preset(
+            config=paper.model_copy(update=dict(hidden=(32,), dropout=0.1, epochs=30, lr=1e-2, batch_size=16, eval_batch_size=16)),
+            departs="1 x 32, 30 epochs: seconds, for tests",
+        ),
     }
 
 
@@ -74,71 +82,89 @@ def weight_statistics(spec: FieldSpec, params: Params) -> Tensor:
     return torch.cat(feats, dim=1)
 
 
-class WeightMLPMethod(Method):
-    """The shared fit path: features of the weights -> Standardize -> BN MLP -> class logits."""
+class FeatureClassifier(nn.Module):
+    """``features(params) -> Standardize -> BN MLP``; the head's last layer gives class logits."""
 
-    def __init__(self, config: dict[str, Any], device: torch.device, seed: int) -> None:
-        super().__init__(config, device, seed)
-        self.cfg = WeightMLPConfig.model_validate(config)
-        self.history: dict[str, Any] = {}
+    def __init__(self, features: nn.Module, dim: int, hidden: tuple[int, ...], n_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.features = features
+        self.standardize = Standardize(dim)
+        self.head = bn_mlp(dim, hidden, n_classes, dropout)
 
-    @abstractmethod
-    def feature_dim(self, spec: FieldSpec) -> int: ...
+    def forward(self, params: Params, embed: bool = False) -> Tensor:
+        x = self.standardize(self.features(params))
+        return self.head[:-1](x) if embed else self.head(x)
 
-    @abstractmethod
-    def features(self, params: Params) -> Tensor:
-        """``(N, feature_dim)`` for stacked params of ``self.spec``."""
 
-    def setup(self, spec: FieldSpec, field_kind: str, n_classes: int) -> None:
+class FlatWeights(nn.Module):
+    def __init__(self, spec: FieldSpec) -> None:
+        super().__init__()
         self.spec = spec
-        dim = self.feature_dim(spec)
+
+    def forward(self, params: Params) -> Tensor:
+        return flatten_params(self.spec, params)
+
+
+class WeightStatistics(FlatWeights):
+    def forward(self, params: Params) -> Tensor:
+        return weight_statistics(self.spec, params)
+
+
+class WeightMLPMethod(Method):
+    """The shared fit path of both baselines; subclasses choose the feature map."""
+
+    Config = WeightMLPConfig
+    config: WeightMLPConfig
+
+    @abstractmethod
+    def feature_map(self, spec: FieldSpec) -> tuple[nn.Module, int]:
+        """The feature module and its output width."""
+
+    def setup(self, info: DataInfo) -> None:
+        features, dim = self.feature_map(info.spec)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # same init on every device
-            self.model = nn.Sequential(Standardize(dim), *bn_mlp(dim, self.cfg.hidden, n_classes, self.cfg.dropout))
+            self.model = FeatureClassifier(features, dim, self.config.hidden, info.n_classes, self.config.dropout)
         self.model.to(self.device)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def _features(self, data: INRDataset, split: str) -> Tensor:
-        return self.features(data.weights(split))
-
-    def fit(self, data: INRDataset, progress: Progress | None = None) -> None:
-        x_train = self._features(data, "train")
-        self.model[0].fit_(x_train)
-        result = train_classifier(
+    def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
+        cfg = self.config
+        fit_standardize(self.model.standardize, self.model.features, train, cfg.eval_batch_size, self.device)
+        trainer = Trainer(
+            TrainerConfig(
+                epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=self.seed,
+                early_stopping_patience=cfg.early_stopping_patience,
+            ),
             self.model,
-            x_train,
-            data.labels("train"),
-            self._features(data, "val"),
-            data.labels("val"),
-            epochs=self.cfg.epochs,
-            lr=self.cfg.lr,
-            weight_decay=self.cfg.weight_decay,
-            batch_size=self.cfg.batch_size,
-            seed=self.seed,
+            lambda model, batch: F.cross_entropy(model(batch.data), batch.labels),
             device=self.device,
+            val_fn=lambda model: accuracy_of(model, val, cfg.eval_batch_size, self.device),
+            scheduler=one_cycle,
             progress=progress,
             description=f"{self.card.name} classifier",
         )
+        result = trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed))
         self.history = {
-            "classifier_val_accuracy": result.best_val_accuracy,
+            "classifier_val_accuracy": result.best_score,
             "classifier_best_epoch": result.best_epoch,
             "classifier_seconds": result.train_seconds,
+            "epochs_run": result.epochs_run,
         }
 
-    def embed(self, data: INRDataset, split: str) -> Tensor:
-        return predict_logits(self.model[:-1], self._features(data, split), self.cfg.batch_size).cpu()
+    def embed(self, view: View) -> Tensor:
+        return predict_view(lambda params: self.model(params, embed=True), self.model, view, self.config.eval_batch_size, self.device)
 
-    def predict(self, data: INRDataset, split: str) -> Tensor:
-        return predict_logits(self.model, self._features(data, split), self.cfg.batch_size).cpu()
+    def predict(self, view: View) -> Tensor:
+        return predict_view(self.model, self.model, view, self.config.eval_batch_size, self.device)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "history": self.history}
+        return {"model": self.model.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.history = dict(state["history"])
 
 
 class FlatMLP(WeightMLPMethod):
@@ -147,17 +173,15 @@ class FlatMLP(WeightMLPMethod):
         description="MLP on all INR parameters flattened in state_dict order, standardized with train statistics.",
         reference="MLP baseline on flattened weights, as in Navon et al., Equivariant Architectures for "
         "Learning in Deep Weight Spaces, ICML 2023",
-        input_kind="weights",
-        tasks=("classify", "retrieve"),
+        view="weights",
+        field_kinds=ALL_KINDS,
+        training="supervised",
+        symmetry="none",
     )
-    # paper: the widths of DWSNet's MLP classification baseline (3 x 256).
-    presets = _presets((256, 256, 256))
+    presets = _presets((256, 256, 256), "DWSNet's MLP baseline (3 x 256)")
 
-    def feature_dim(self, spec: FieldSpec) -> int:
-        return spec.n_params
-
-    def features(self, params: Params) -> Tensor:
-        return flatten_params(self.spec, params)
+    def feature_map(self, spec: FieldSpec) -> tuple[nn.Module, int]:
+        return FlatWeights(spec), spec.n_params
 
 
 class WeightStats(WeightMLPMethod):
@@ -166,17 +190,12 @@ class WeightStats(WeightMLPMethod):
         description="MLP on per-tensor weight statistics (mean, variance, quantiles 0/.25/.5/.75/1).",
         reference="Unterthiner et al., Predicting Neural Network Accuracy from Weights, 2020 "
         "(StatNN, as a baseline in Zhou et al., Permutation Equivariant Neural Functionals, NeurIPS 2023)",
-        input_kind="weights",
-        tasks=("classify", "retrieve"),
+        view="weights",
+        field_kinds=ALL_KINDS,
+        training="supervised",
+        symmetry="permutation",
     )
-    # paper: NFN's StatNet head, 2 x 1000.
-    presets = _presets((1000, 1000))
+    presets = _presets((1000, 1000), "NFN's StatNet head (2 x 1000)")
 
-    def feature_dim(self, spec: FieldSpec) -> int:
-        return STATS_PER_TENSOR * len(spec.param_names())
-
-    def features(self, params: Params) -> Tensor:
-        """Chunked over INRs on ``self.device``: sorting a whole split of large INRs at once would not fit."""
-        n = params["layers.0.weight"].shape[0]
-        chunks = torch.arange(n).split(self.cfg.feature_batch_size)
-        return torch.cat([weight_statistics(self.spec, batch_params(params, i, self.device)) for i in chunks])
+    def feature_map(self, spec: FieldSpec) -> tuple[nn.Module, int]:
+        return WeightStatistics(spec), STATS_PER_TENSOR * len(spec.param_names())

@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.progress import Progress
 from torch import Tensor
 
+from nfbench.api import DataInfo, View, capabilities_of
 from nfbench.fields import FieldSpec, Params, batched_forward, field_preset, shared_init
-from nfbench.methods.nf2vec import SURFACE_LEVEL, Nf2Vec, encoder_matrix
+from nfbench.fields.kinds import FIELD_KINDS
+from nfbench.methods.nf2vec import Nf2Vec, encoder_matrix
 from nfbench.methods.weight_baselines import FlatMLP, WeightStats, sorted_quantiles, weight_statistics
 from nfbench.training import (
     Standardize,
@@ -41,8 +43,22 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+class ParamsView(View):
+    """A weights view over stacked parameters held in memory."""
+
+    name = "weights"
+    description = "synthetic weights"
+
+    def __init__(self, info: DataInfo, split: str, params: Params, labels: Tensor) -> None:
+        super().__init__(info, split, labels)
+        self.params = params
+
+    def read(self, positions: Tensor) -> Params:
+        return {n: p[positions] for n, p in self.params.items()}
+
+
 class SyntheticINRs:
-    """The parts of ``INRDataset`` the weight-space methods use, over generated weights."""
+    """Weights views of generated INRs: copies of a shared init with a class-dependent shift."""
 
     def __init__(
         self,
@@ -69,11 +85,16 @@ class SyntheticINRs:
             params[f"layers.{spec.depth}.weight"] *= 20  # outputs of order 1, so reconstruction has a target
             self._weights[split], self._labels[split] = params, labels
 
+        self.info = DataInfo(spec=spec, field_kind=field_kind, class_names=tuple(self.class_names))
+
     def weights(self, split: str) -> Params:
         return self._weights[split]
 
     def labels(self, split: str) -> Tensor:
         return self._labels[split]
+
+    def view(self, split: str) -> ParamsView:
+        return ParamsView(self.info, split, self._weights[split], self._labels[split])
 
 
 TINY = field_preset("tiny")
@@ -85,8 +106,8 @@ def data() -> SyntheticINRs:
 
 
 def make(cls, data: SyntheticINRs, seed: int = 0, **overrides):
-    method = cls(cls.presets["tiny"] | overrides, CPU, seed)
-    method.setup(data.spec, data.field_kind, len(data.class_names))
+    method = cls(cls.presets["tiny"].config.model_copy(update=overrides), CPU, seed)
+    method.setup(data.info)
     return method
 
 
@@ -96,7 +117,7 @@ def fitted(data: SyntheticINRs) -> dict[type, object]:
     out = {}
     for cls in METHODS:
         method = make(cls, data)
-        method.fit(data)
+        method.fit(data.view("train"), data.view("val"))
         out[cls] = method
     return out
 
@@ -170,11 +191,11 @@ def test_standardize_uses_train_statistics_and_survives_constant_features() -> N
 @pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
 def test_method_classifies_synthetic_inrs_and_embeds(cls, data: SyntheticINRs, fitted) -> None:
     method = fitted[cls]
-    logits = method.predict(data, "test")
+    logits = method.predict(data.view("test"))
     assert logits.shape == (60, 3) and torch.isfinite(logits).all()
     accuracy = float((logits.argmax(1) == data.labels("test")).float().mean())
     assert accuracy > 0.8, accuracy
-    emb = method.embed(data, "test")
+    emb = method.embed(data.view("test"))
     assert emb.shape[0] == 60 and emb.dim() == 2 and torch.isfinite(emb).all()
     assert method.history["classifier_val_accuracy"] > 0.8
     assert method.n_parameters() > 0
@@ -183,29 +204,29 @@ def test_method_classifies_synthetic_inrs_and_embeds(cls, data: SyntheticINRs, f
 @pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
 def test_state_dict_round_trip_predicts_identically(cls, data: SyntheticINRs, fitted) -> None:
     restored = make(cls, data, seed=1)  # another init: only the loaded state can make them agree
-    assert not torch.equal(restored.predict(data, "test"), fitted[cls].predict(data, "test"))
+    assert not torch.equal(restored.predict(data.view("test")), fitted[cls].predict(data.view("test")))
     restored.load_state_dict(fitted[cls].state_dict())
-    assert torch.equal(restored.predict(data, "test"), fitted[cls].predict(data, "test"))
-    assert torch.equal(restored.embed(data, "val"), fitted[cls].embed(data, "val"))
-    assert restored.history == fitted[cls].history
+    assert torch.equal(restored.predict(data.view("test")), fitted[cls].predict(data.view("test")))
+    assert torch.equal(restored.embed(data.view("val")), fitted[cls].embed(data.view("val")))
 
 
 @pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
 def test_fit_is_deterministic_for_a_seed(cls, data: SyntheticINRs, fitted) -> None:
     again = make(cls, data)
-    again.fit(data)
-    assert torch.equal(again.predict(data, "test"), fitted[cls].predict(data, "test"))
+    again.fit(data.view("train"), data.view("val"))
+    assert torch.equal(again.predict(data.view("test")), fitted[cls].predict(data.view("test")))
     other = make(cls, data, seed=3)
-    other.fit(data)
-    assert not torch.equal(other.predict(data, "test"), fitted[cls].predict(data, "test"))
+    other.fit(data.view("train"), data.view("val"))
+    assert not torch.equal(other.predict(data.view("test")), fitted[cls].predict(data.view("test")))
 
 
 @pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
 def test_presets_and_card(cls) -> None:
     assert {"paper", "cpu", "tiny"} <= set(cls.presets)
-    assert cls.card.input_kind == "weights" and cls.card.tasks == ("classify", "retrieve")
-    with pytest.raises(ValueError):
-        cls(cls.presets["tiny"] | {"not_an_option": 1}, CPU, 0)
+    assert cls.card.view == "weights" and capabilities_of(cls) == ["embedder", "classifier"]
+    with pytest.raises(ValueError, match="not_an_option"):
+        cls.Config.model_validate(cls.presets["tiny"].config.model_dump() | {"not_an_option": 1})
+    assert all(p.departs for p in cls.presets.values())
 
 
 # --------------------------------------------------------------------------- nf2vec specifics
@@ -223,44 +244,46 @@ def test_encoder_matrix_stacks_transposed_weights_then_bias_rows() -> None:
 
 
 def test_nf2vec_paper_preset_has_the_published_shapes() -> None:
-    method = Nf2Vec(Nf2Vec.presets["paper"], CPU, 0)
-    method.setup(field_preset("paper"), "udf", 40)
+    method = Nf2Vec(Nf2Vec.presets["paper"].config, CPU, 0)
+    method.setup(DataInfo(spec=field_preset("paper"), field_kind="udf", class_names=tuple(map(str, range(40)))))
     widths = [l.out_features for l in method.encoder.rows if isinstance(l, torch.nn.Linear)]
     assert widths == [512, 512, 1024, 1024, 1024] and method.encoder.rows[0].in_features == 512
-    assert [l.in_features for l in method.decoder.layers] == [1024 + 63, 512, 512, 512]
-    assert method.decoder.skip.in_features == 1024 + 63 and method.decoder.out.out_features == 1
+    decoder = method.autoencoder.decoder
+    assert [l.in_features for l in decoder.layers] == [1024 + 63, 512, 512, 512]
+    assert decoder.skip.in_features == 1024 + 63 and decoder.out.out_features == 1
     head = [l.out_features for l in method.classifier if isinstance(l, torch.nn.Linear)]
     assert method.classifier[0].in_features == 1024 and head == [512, 256, 40]
     params = {n: p.unsqueeze(0).expand(2, *p.shape) for n, p in shared_init(field_preset("paper"), 0).items()}
-    assert method.encode_weights(params).shape == (2, 1024)
-    total = sum(p.numel() for net in (method.encoder, method.decoder, method.classifier) for p in net.parameters())
-    assert method.n_parameters() == total
+    info = DataInfo(spec=field_preset("paper"), field_kind="udf", class_names=("a", "b"))
+    assert method.embed(ParamsView(info, "test", params, torch.tensor([0, 1]))).shape == (2, 1024)
+    inference = sum(p.numel() for net in (method.encoder, method.classifier) for p in net.parameters())
+    assert method.n_parameters() == inference
+    assert method.n_training_parameters() == sum(p.numel() for p in decoder.parameters())
 
 
 def test_nf2vec_needs_a_hidden_to_hidden_layer() -> None:
-    method = Nf2Vec(Nf2Vec.presets["tiny"], CPU, 0)
+    method = Nf2Vec(Nf2Vec.presets["tiny"].config, CPU, 0)
     with pytest.raises(ValueError, match="depth >= 2"):
-        method.setup(FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=16, depth=1), "udf", 3)
-    with pytest.raises(ValueError, match="supports fields"):
-        method.setup(TINY, "nerf", 3)
+        method.setup(DataInfo(spec=FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=16, depth=1), field_kind="udf", class_names=("a",)))
+    assert "nerf" not in Nf2Vec.card.field_kinds
 
 
 def test_nf2vec_decoder_queries_hug_each_inr_surface(data: SyntheticINRs) -> None:
     method = make(Nf2Vec, data)
     params = {n: p[:6] for n, p in data.weights("train").items()}
-    gen = torch.Generator().manual_seed(0)
-    candidates = method.surface_candidates(params, gen)
-    assert candidates.shape == (6, method.cfg.n_near, 3)
-    uniform = torch.rand(6, 512, 3, generator=gen) * 2 - 1
-    gap = lambda x: (torch.sigmoid(batched_forward(TINY, params, x)) - SURFACE_LEVEL["udf"]).abs().mean()
+    torch.manual_seed(0)
+    candidates = method.surface_candidates(ParamsView(data.info, "train", params, torch.zeros(6, dtype=torch.long)))
+    assert candidates.shape == (6, method.config.n_near, 3)
+    uniform = torch.rand(6, 512, 3) * 2 - 1
+    gap = lambda x: (torch.sigmoid(batched_forward(TINY, params, x)) - FIELD_KINDS.get("udf").surface_level).abs().mean()
     assert gap(candidates) < 0.5 * gap(uniform)
-    queries = method.sample_queries(candidates, gen)
-    assert queries.shape == (6, method.cfg.points_per_inr, 3) and queries.abs().max() <= 1
+    queries = method.sample_queries(candidates)
+    assert queries.shape == (6, method.config.points_per_inr, 3) and queries.abs().max() <= 1
 
 
 def test_nf2vec_pretext_loss_decreases(data: SyntheticINRs) -> None:
     method = make(Nf2Vec, data, epochs=12)
-    losses = method.train_pretext(data.weights("train"))
+    losses = method.train_pretext(data.view("train"), None)
     assert len(losses) == 12 and all(math.isfinite(l) for l in losses)
     assert losses[-1] < 0.65 * losses[0], losses
 
@@ -271,8 +294,8 @@ def test_nf2vec_trains_on_image_fields() -> None:
     method = make(Nf2Vec, data, epochs=1, cls_epochs=2)
     assert method.surface_candidates(data.weights("test"), torch.Generator()).shape == (8, 0, 2)
     method.fit(data)
-    assert method.embed(data, "test").shape == (8, method.cfg.embed_dim)
-    assert method.predict(data, "test").shape == (8, 2)
+    assert method.embed(data.view("test")).shape == (8, method.cfg.embed_dim)
+    assert method.predict(data.view("test")).shape == (8, 2)
 
 
 # --------------------------------------------------------------------------- baselines specifics
@@ -293,8 +316,9 @@ def test_weight_statistics_match_a_per_tensor_reference() -> None:
 
 def test_baselines_input_sizes_follow_the_spec() -> None:
     spec = field_preset("cpu")
-    flat, stats = FlatMLP(FlatMLP.presets["cpu"], CPU, 0), WeightStats(WeightStats.presets["cpu"], CPU, 0)
-    flat.setup(spec, "udf", 10)
-    stats.setup(spec, "udf", 10)
-    assert flat.model[1].in_features == spec.n_params
-    assert stats.model[1].in_features == 7 * 2 * (spec.depth + 1)
+    flat, stats = FlatMLP(FlatMLP.presets["cpu"].config, CPU, 0), WeightStats(WeightStats.presets["cpu"].config, CPU, 0)
+    info = DataInfo(spec=spec, field_kind="udf", class_names=tuple(map(str, range(10))))
+    flat.setup(info)
+    stats.setup(info)
+    assert flat.model.head[0].in_features == spec.n_params
+    assert stats.model.head[0].in_features == 7 * 2 * (spec.depth + 1)

@@ -5,7 +5,7 @@ from nfbench.api.method import REQUIRED_PRESETS, Method, MethodCard, MethodConfi
 from nfbench.api.metrics import MetricCatalog, MetricSpec, metric_family
 from nfbench.api.registry import Registry, RegistryError, did_you_mean, load_ref
 from nfbench.api.task import OpenView, Task, TaskCard, TaskResult
-from nfbench.api.view import DataInfo, InputMode, View, ViewName
+from nfbench.api.view import DataInfo, InputMode, View, ViewBatch, ViewName
 
 __all__ = [
     "CAPABILITIES",
@@ -29,6 +29,7 @@ __all__ = [
     "TaskCard",
     "TaskResult",
     "View",
+    "ViewBatch",
     "ViewName",
     "capabilities_of",
     "did_you_mean",

@@ -85,6 +85,11 @@ class Method(ABC):
     def n_parameters(self) -> int:
         """Parameters used at inference (reported in records and leaderboards)."""
 
+    @classmethod
+    def view_options(cls, config: MethodConfig) -> dict[str, Any]:
+        """Options of the view this method reads (e.g. ``{"n_points": 1024}`` for a points view)."""
+        return {}
+
     def n_training_parameters(self) -> int:
         """Parameters used only while training (e.g. nf2vec's implicit decoder), listed apart."""
         return 0

@@ -21,8 +21,14 @@ class MetricSpec(BaseModel):
     definition: str = Field(min_length=1, description="one line, written into records")
     percent: bool = Field(False, description="a fraction in [0, 1] shown as a percentage")
 
+    @property
+    def scale(self) -> float:
+        """Factor from the stored value to the displayed one (tables and plot axes agree)."""
+        return 100.0 if self.percent else 1.0
+
     def format(self, value: float) -> str:
-        return f"{100 * value:.1f}" if self.percent else f"{value:.4g}"
+        """Fixed formats, so regenerated tables change only when values do."""
+        return f"{self.scale * value:.1f}" if self.percent else f"{value:.4g}"
 
     @property
     def label_suffix(self) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
+from nfbench.errors import UserError
+
 T = TypeVar("T")
 
 
@@ -29,10 +31,10 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f"; valid names: {', '.join(choices)}"
 
 
-class RegistryError(KeyError):
+class RegistryError(UserError, KeyError):
     """A registry lookup or registration failed (unknown name, collision, wrong type).
 
-    A ``KeyError`` so callers that look names up can catch it, but ``str()`` gives the
+    Also a ``KeyError`` so callers that look names up can catch it; ``str()`` gives the
     message without the quotes ``KeyError`` adds.
     """
 

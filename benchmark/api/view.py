@@ -10,13 +10,14 @@ itself: only readers restricted to its own items.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from nfbench.fields import FieldSpec
 
@@ -41,8 +42,58 @@ class DataInfo(BaseModel):
         return len(self.class_names)
 
 
+@dataclass
+class ViewBatch:
+    """A minibatch of a view: the view's data, the items' labels and their positions in the view."""
+
+    data: Any
+    labels: Tensor
+    index: Tensor
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def to(self, device: torch.device) -> "ViewBatch":
+        from nfbench.training.trainer import to_device
+
+        return ViewBatch(to_device(self.data, device), self.labels.to(device), self.index.to(device))
+
+
+class EvenBatches(Sampler[list[int]]):
+    """Cuts each epoch of ``sampler`` into ``ceil(n / batch_size)`` near-equal minibatches.
+
+    Never a lone sample in a batch (BatchNorm rejects those in training mode), and the
+    batch count per epoch is known in advance for one-cycle schedules.
+    """
+
+    def __init__(self, sampler: Sampler[int], batch_size: int) -> None:
+        self.sampler = sampler
+        self.batch_size = batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forwarded to the sampler (``DistributedSampler`` and the seeded single-process shuffle)."""
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return n_batches(len(self.sampler), self.batch_size)  # type: ignore[arg-type]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        order = torch.as_tensor(list(self.sampler), dtype=torch.long)
+        yield from (chunk.tolist() for chunk in order.tensor_split(len(self)))
+
+
+def n_batches(n: int, batch_size: int) -> int:
+    """Minibatches per epoch: ``ceil(n / batch_size)``, but never so many that one holds a lone sample."""
+    return max(1, min(-(-n // batch_size), n // 2))
+
+
 class View(Dataset, ABC):
-    """One split seen one way. Items are what the method consumes; ``collate`` batches them."""
+    """One split seen one way, read item by item from disk (or from a decoded-view cache).
+
+    Subclasses implement ``read(positions) -> data`` for a batch of item positions; the
+    loader turns each minibatch into a ``ViewBatch`` with one read per batch, not per item.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
@@ -56,27 +107,32 @@ class View(Dataset, ABC):
         return len(self.labels)
 
     @abstractmethod
-    def __getitem__(self, i: int) -> Any: ...
+    def read(self, positions: Tensor) -> Any:
+        """The data of the items at ``positions`` (int64, within this view), batched."""
 
-    def collate(self, items: Sequence[Any]) -> Any:
-        return torch.utils.data.default_collate(list(items))
+    def __getitem__(self, i: int) -> ViewBatch:
+        return self.__getitems__([i])
 
-    def loader(
-        self, batch_size: int, *, shuffle: bool = False, seed: int = 0, drop_last: bool = False, num_workers: int = 0
-    ) -> DataLoader:
-        """Batches in item order (or a seeded shuffle); sharded over ranks when distributed."""
+    def __getitems__(self, positions: Sequence[int]) -> ViewBatch:
+        index = torch.as_tensor(list(positions), dtype=torch.long)
+        return ViewBatch(self.read(index), self.labels[index], index)
+
+    def loader(self, batch_size: int, *, shuffle: bool = False, seed: int = 0, num_workers: int = 0) -> DataLoader:
+        """Minibatches for training: a seeded shuffle (one generator for all epochs), near-equal
+        batch sizes, and sharded over ranks when launched with torchrun."""
         from nfbench.training.distributed import sampler_for
 
-        sampler = sampler_for(self, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        sampler = sampler_for(self, shuffle=shuffle, seed=seed, drop_last=False)
         return DataLoader(
-            self,
-            batch_size=batch_size,
-            sampler=sampler,
-            collate_fn=self.collate,
-            drop_last=drop_last,
-            num_workers=num_workers,
+            self, batch_sampler=EvenBatches(sampler, batch_size), collate_fn=_first, num_workers=num_workers
         )
 
-    def batches(self, batch_size: int) -> Any:
-        """All items in order, in batches, on one process (inference and evaluation)."""
-        return DataLoader(self, batch_size=batch_size, shuffle=False, collate_fn=self.collate)
+    def batches(self, batch_size: int) -> Iterator[ViewBatch]:
+        """All items in view order, on this process (inference and evaluation)."""
+        for chunk in torch.arange(len(self)).split(batch_size):
+            yield self.__getitems__(chunk.tolist())
+
+
+def _first(batch: ViewBatch) -> ViewBatch:
+    """``collate_fn``: ``__getitems__`` already returns the whole minibatch."""
+    return batch

@@ -1,4 +1,4 @@
-"""``nfbench list methods|datasets|tasks``."""
+"""``nfbench list methods|datasets|tasks|views|field-kinds``."""
 
 from __future__ import annotations
 
@@ -7,50 +7,86 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-REFERENCE_CLASSES = 10  # procshapes, the embedded default, for parameter counts
+REFERENCE_DATASET = "procshapes"
+"""Parameter counts are shown for the embedded default dataset's classes, field kind and preset."""
 
 
-def list_entries(kind: str = typer.Argument(..., help="methods, datasets or tasks")) -> None:
+def list_entries(kind: str = typer.Argument(..., help="methods, datasets, tasks, views or field-kinds")) -> None:
     """Registered entries with their metadata."""
-    from nfbench.api.registry import did_you_mean
+    from nfbench.api.registry import RegistryError, did_you_mean
 
-    listers = {"methods": _methods, "datasets": _datasets, "tasks": _tasks}
+    listers = {"methods": _methods, "datasets": _datasets, "tasks": _tasks, "views": _views, "field-kinds": _kinds}
     if kind not in listers:
-        raise ValueError(f"unknown listing {kind!r}{did_you_mean(kind, listers)}")
+        raise RegistryError(f"unknown listing {kind!r}{did_you_mean(kind, listers)}")
     console.print(listers[kind]())
 
 
 def _methods() -> Table:
     import torch
 
+    from nfbench.api import DataInfo
+    from nfbench.datasets import DATASETS
     from nfbench.methods import METHODS
     from nfbench.presets import build_preset
+    from nfbench.tasks import TASKS
 
-    spec = build_preset("cpu").field
-    table = Table("name", "input", "tasks", "presets", f"params (default preset, cpu INRs, {REFERENCE_CLASSES} classes)", "reference")
+    card = DATASETS.get(REFERENCE_DATASET).card
+    spec = build_preset(card.default_preset).field
+    info = DataInfo(spec=spec, field_kind=card.default_field, class_names=tuple(f"c{i}" for i in range(card.classes)))
+    params_title = f"params at inference (+ training only), default preset on {REFERENCE_DATASET} ({card.classes} classes, {card.default_field})"
+    table = Table("name", "view", "fields", "training", "symmetry", "tasks", "presets", params_title, "reference")
     for name in METHODS.names():
         cls = METHODS.get(name)
-        method = cls(dict(cls.presets[cls.default_preset]), torch.device("cpu"), 0)
-        method.setup(spec, "sdf", REFERENCE_CLASSES)
-        table.add_row(name, cls.card.input_kind, ",".join(cls.card.tasks), ",".join(cls.presets), f"{method.n_parameters():,}", cls.card.reference)
+        tasks = [t for t in TASKS.names() if TASKS.get(t).card.supports(cls)]
+        params = "-"
+        if card.default_field in cls.card.field_kinds:
+            method = cls(cls.presets[cls.default_preset].config, torch.device("cpu"), 0)
+            method.setup(info)
+            extra = method.n_training_parameters()
+            params = f"{method.n_parameters():,}" + (f" (+{extra:,})" if extra else "")
+        c = cls.card
+        table.add_row(name, c.view, ",".join(c.field_kinds), c.training, c.symmetry, ",".join(tasks), ",".join(cls.presets), params, c.reference)
     return table
 
 
 def _datasets() -> Table:
     from nfbench.datasets import DATASETS
 
-    table = Table("name", "classes", "fields", "default field/preset", "input kind", "citation")
+    table = Table("name", "classes", "fields", "default field/preset", "citation")
     for name in DATASETS.names():
         card = DATASETS.get(name).card
-        table.add_row(name, str(card.classes), ",".join(card.field_kinds), f"{card.default_field}/{card.default_preset}", "INR weights (fitted)", card.citation)
+        table.add_row(name, str(card.classes), ",".join(card.field_kinds), f"{card.default_field}/{card.default_preset}", card.citation)
     return table
 
 
 def _tasks() -> Table:
+    from nfbench.methods import METHODS
     from nfbench.tasks import TASKS
 
-    table = Table("name", "main metric", "description")
+    table = Table("name", "needs", "main metric", "metrics", "methods that can run it", "description")
     for name in TASKS.names():
-        task = TASKS.get(name)
-        table.add_row(name, task.main_metric, task.description)
+        card = TASKS.get(name).card
+        methods = [m for m in METHODS.names() if card.supports(METHODS.get(m))]
+        metrics = ", ".join(f"{m.name} ({'higher' if m.higher_is_better else 'lower'} is better)" for m in card.metrics)
+        table.add_row(name, card.capability, card.main_metric, metrics, ",".join(methods), card.description)
+    return table
+
+
+def _views() -> Table:
+    from nfbench.views import VIEWS
+
+    table = Table("name", "description")
+    for name in VIEWS.names():
+        table.add_row(name, VIEWS.get(name).description)
+    return table
+
+
+def _kinds() -> Table:
+    from nfbench.fields.kinds import FIELD_KINDS
+
+    table = Table("name", "surface level", "fit quality metrics")
+    for name in FIELD_KINDS.names():
+        kind = FIELD_KINDS.get(name)
+        level = "-" if kind.surface_level is None else f"{kind.surface_level:g}"
+        table.add_row(name, level, ", ".join(m.name for m in kind.quality_metrics))
     return table

@@ -1,35 +1,22 @@
-"""What a task returns, and the timing of a method's inference on the test split."""
+"""Timing of a method's inference, shared by every task."""
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from nfbench.method import Method
-from nfbench.store.reader import INRDataset
+from nfbench.errors import ConfigError
 
 
-@dataclass
-class TaskResult:
-    metrics: dict[str, float]
-    details: dict[str, Any]
-    inference_ms_per_inr: float
-    embeddings: np.ndarray | None = field(default=None, repr=False)
-    labels: np.ndarray | None = field(default=None, repr=False)
-
-
-def timed_inference(fn: Callable[[], Tensor], n_items: int, device: torch.device) -> tuple[Tensor, float]:
+def timed_inference(fn: Callable[[], Tensor], n_items: int, device: torch.device, what: str) -> tuple[Tensor, float]:
     """Run ``fn`` once and return its output with the wall time per INR in milliseconds.
 
     Synchronizes CUDA so asynchronous kernels are counted. The measurement includes reading
-    the test INRs from disk, as a user classifying stored INRs would pay it.
+    the test items from disk, as a user classifying stored INRs would pay it. A NaN/inf in
+    the output is reported naming the method call, not averaged into a metric.
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -38,16 +25,8 @@ def timed_inference(fn: Callable[[], Tensor], n_items: int, device: torch.device
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - start
-    if not torch.isfinite(out).all():
-        raise FloatingPointError("method produced NaN/inf outputs on the test split")
+    bad = ~torch.isfinite(out)
+    if bad.any():
+        rows = bad.reshape(len(out), -1).any(dim=1).nonzero().flatten()[:5].tolist()
+        raise ConfigError(f"{what} returned NaN/inf on the test split (items {rows}...)")
     return out.detach().cpu(), 1000.0 * elapsed / max(n_items, 1)
-
-
-class Task(ABC):
-    name: ClassVar[str]
-    main_metric: ClassVar[str]
-    description: ClassVar[str]
-
-    @abstractmethod
-    def evaluate(self, method: Method, data: INRDataset) -> TaskResult:
-        """Evaluate a trained method once on the test split."""

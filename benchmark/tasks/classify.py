@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from nfbench.method import Method
-from nfbench.store.reader import INRDataset
-from nfbench.tasks.base import Task, TaskResult, timed_inference
+from nfbench.api import Classifier, MetricSpec, OpenView, Task, TaskCard, TaskResult
+from nfbench.tasks.base import timed_inference
 
 
 def confusion_matrix(pred: torch.Tensor, true: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -15,14 +14,27 @@ def confusion_matrix(pred: torch.Tensor, true: torch.Tensor, n_classes: int) -> 
 
 
 class Classify(Task):
-    name = "classify"
-    main_metric = "accuracy"
-    description = "test accuracy of predicted classes (argmax of logits)"
+    card = TaskCard(
+        name="classify",
+        description="test accuracy of predicted classes (argmax of logits)",
+        capability="classifier",
+        metrics=(
+            MetricSpec(
+                name="accuracy", higher_is_better=True, percent=True,
+                definition="fraction of test INRs whose argmax logit is the true class",
+            ),
+            MetricSpec(
+                name="balanced_accuracy", higher_is_better=True, percent=True,
+                definition="mean over classes present in test of per-class accuracy",
+            ),
+        ),
+        main_metric="accuracy",
+    )
 
-    def evaluate(self, method: Method, data: INRDataset) -> TaskResult:
-        labels = data.labels("test")
-        n_classes = len(data.class_names)
-        logits, ms = timed_inference(lambda: method.predict(data, "test"), len(labels), method.device)
+    def evaluate(self, method: Classifier, open_view: OpenView) -> TaskResult:
+        view = open_view("test")
+        labels, n_classes = view.labels, view.info.n_classes
+        logits, ms = timed_inference(lambda: method.predict(view), len(labels), method.device, f"{method.card.name}.predict")
         if logits.shape != (len(labels), n_classes):
             raise ValueError(f"{method.card.name}.predict returned shape {tuple(logits.shape)}, expected {(len(labels), n_classes)}")
         pred = logits.argmax(dim=1)
@@ -34,12 +46,10 @@ class Classify(Task):
             "accuracy": float((pred == labels).double().mean()),
             "balanced_accuracy": float(per_class[present].mean()),
         }
+        names = view.info.class_names
         details = {
-            "per_class_accuracy": {data.class_names[i]: float(per_class[i]) for i in range(n_classes) if present[i]},
+            "per_class_accuracy": {names[i]: float(per_class[i]) for i in range(n_classes) if present[i]},
             "confusion_matrix": cm.tolist(),
-            "definitions": {
-                "accuracy": "fraction of test INRs whose argmax logit is the true class",
-                "balanced_accuracy": "mean over classes present in test of per-class accuracy",
-            },
+            "definitions": {m.name: m.definition for m in self.card.metrics},
         }
         return TaskResult(metrics, details, ms)

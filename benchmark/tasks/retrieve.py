@@ -12,9 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from nfbench.method import Method
-from nfbench.store.reader import INRDataset
-from nfbench.tasks.base import Task, TaskResult, timed_inference
+from nfbench.api import Embedder, MetricSpec, OpenView, Task, TaskCard, TaskResult
+from nfbench.tasks.base import timed_inference
 
 KS = (1, 5, 10)
 
@@ -41,22 +40,36 @@ def retrieval_scores(embeddings: Tensor, labels: Tensor, ks: tuple[int, ...] = K
 
 
 class Retrieve(Task):
-    name = "retrieve"
-    main_metric = "map@10"
-    description = "Euclidean k-NN over test embeddings, same class = relevant"
+    card = TaskCard(
+        name="retrieve",
+        description="Euclidean k-NN over test embeddings, same class = relevant",
+        capability="embedder",
+        metrics=(
+            MetricSpec(
+                name="map", higher_is_better=True, percent=True,
+                definition="mean over queries (with >=1 relevant item) of sum_{i<=k} P(i) rel(i) / min(k, R)",
+            ),
+            MetricSpec(
+                name="hit", higher_is_better=True, percent=True,
+                definition="fraction of queries with a same-class item among the k nearest (inr2vec's 'mAP')",
+            ),
+            MetricSpec(
+                name="precision", higher_is_better=True, percent=True,
+                definition="mean fraction of same-class items among the k nearest",
+            ),
+        ),
+        main_metric="map@10",
+    )
 
-    def evaluate(self, method: Method, data: INRDataset) -> TaskResult:
-        labels = data.labels("test")
-        emb, ms = timed_inference(lambda: method.embed(data, "test"), len(labels), method.device)
+    def evaluate(self, method: Embedder, open_view: OpenView) -> TaskResult:
+        view = open_view("test")
+        labels = view.labels
+        emb, ms = timed_inference(lambda: method.embed(view), len(labels), method.device, f"{method.card.name}.embed")
         if emb.dim() != 2 or emb.shape[0] != len(labels):
             raise ValueError(f"{method.card.name}.embed returned shape {tuple(emb.shape)}, expected ({len(labels)}, D)")
         details = {
-            "definitions": {
-                "map@k": "mean over queries (with >=1 relevant item) of sum_{i<=k} P(i) rel(i) / min(k, R)",
-                "hit@k": "fraction of queries with a same-class item among the k nearest (inr2vec's 'mAP')",
-                "precision@k": "mean fraction of same-class items among the k nearest",
-                "neighbours": "Euclidean distance over test embeddings, the query itself excluded",
-            },
+            "definitions": {m.name + "@k": m.definition for m in self.card.metrics}
+            | {"neighbours": "Euclidean distance over test embeddings, the query itself excluded"},
             "embedding_dim": int(emb.shape[1]),
         }
         return TaskResult(retrieval_scores(emb, labels), details, ms, emb.numpy(), labels.numpy())

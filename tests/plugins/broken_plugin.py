@@ -1,23 +1,29 @@
 """Plugins that are wrong in the ways plugin authors get them wrong (for plugin check tests)."""
 
+import sys
+import time
+
 import torch
 
-from nfbench.method import Method, MethodCard
+from nfbench.api import Method, MethodCard, MethodConfig, Preset
+
+_PRESETS = {p: Preset(config=MethodConfig(), departs="") for p in ("paper", "cpu", "tiny")}
 
 
-class WrongShape(Method):
-    card = MethodCard(name="wrong-shape", description="predicts one logit per INR", reference="test",
-                      input_kind="weights", tasks=("classify",))
-    presets = {"tiny": {}}
+def _card(name: str) -> MethodCard:
+    return MethodCard(name=name, description="broken on purpose", reference="test", view="weights",
+                      field_kinds=("udf", "sdf", "occ", "image"), training="none", symmetry="none")
 
-    def setup(self, spec, field_kind, n_classes):
-        self.n_classes = n_classes
 
-    def fit(self, data, progress=None):
+class _Base(Method):
+    Config = MethodConfig
+    presets = _PRESETS
+
+    def setup(self, info):
+        self.n_classes = info.n_classes
+
+    def fit(self, train, val, progress=None):
         pass
-
-    def predict(self, data, split):
-        return torch.zeros(len(data.labels(split)), 1)
 
     def state_dict(self):
         return {}
@@ -27,6 +33,74 @@ class WrongShape(Method):
 
     def n_parameters(self):
         return 0
+
+
+class WrongShape(_Base):
+    card = _card("wrong-shape")
+
+    def predict(self, view):
+        return torch.zeros(len(view), 1)
+
+
+class NaNOutputs(_Base):
+    card = _card("nan-outputs")
+
+    def predict(self, view):
+        return torch.full((len(view), self.n_classes), float("nan"))
+
+
+class Hangs(_Base):
+    card = _card("hangs")
+
+    def fit(self, train, val, progress=None):
+        while True:
+            time.sleep(0.01)
+
+    def predict(self, view):
+        return torch.zeros(len(view), self.n_classes)
+
+
+class Exits(_Base):
+    card = _card("exits")
+
+    def fit(self, train, val, progress=None):
+        sys.exit(3)
+
+    def predict(self, view):
+        return torch.zeros(len(view), self.n_classes)
+
+
+class PeeksAtTest(_Base):
+    """Reaches past its view for the dataset's test split through the reader it wraps."""
+
+    card = _card("peeks")
+
+    def fit(self, train, val, progress=None):
+        reader = train._reader
+        dataset = reader._dataset
+        dataset.read_params(dataset.split_indices("test")[:1])
+
+    def predict(self, view):
+        return torch.zeros(len(view), self.n_classes)
+
+
+class BatchDependent(_Base):
+    """Standardizes outputs over the batch: an item's logits depend on its neighbours."""
+
+    card = _card("batch-dependent")
+
+    def predict(self, view):
+        x = torch.stack([b.data["layers.0.bias"].sum(1) for b in view.batches(len(view))][0:1]).flatten()
+        x = (x - x.mean()) / (x.std() + 1e-6) if len(x) > 1 else x * 0
+        return x[:, None].expand(-1, self.n_classes) * torch.arange(self.n_classes)
+
+
+class MissingPreset(_Base):
+    card = _card("missing-preset")
+    presets = {"tiny": Preset(config=MethodConfig(), departs="")}
+
+    def predict(self, view):
+        return torch.zeros(len(view), self.n_classes)
 
 
 class NotAMethod:

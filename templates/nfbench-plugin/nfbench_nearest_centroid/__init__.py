@@ -1,7 +1,9 @@
 """A complete, minimal nfbench method plugin; copy this package to start your own.
 
 Nearest class centroid on standardized flattened weights: no training loop, so the file
-shows only what the nfbench interface asks for.
+shows only what the nfbench interface asks for: a card, a typed config with the three
+presets, ``setup``, ``fit`` on the train view, the capabilities it offers (``embed`` makes
+it an Embedder for retrieval, ``predict`` a Classifier), and its state.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from pydantic import Field
 from torch import Tensor
 
-from nfbench.fields import FieldSpec
+from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
 from nfbench.fields.functional import flatten_params
-from nfbench.method import Method, MethodCard
-from nfbench.store.reader import INRDataset
+
+
+class NearestCentroidConfig(MethodConfig):
+    batch_size: int = Field(64, ge=1, description="INRs read from disk at a time")
 
 
 class NearestCentroid(Method):
@@ -22,33 +27,44 @@ class NearestCentroid(Method):
         name="nearest-centroid",
         description="Nearest class centroid of standardized flattened INR weights",
         reference="nfbench plugin template",
-        input_kind="weights",
-        tasks=("classify", "retrieve"),
+        view="weights",
+        field_kinds=("udf", "sdf", "occ", "image"),
+        training="supervised",
+        symmetry="none",
     )
+    Config = NearestCentroidConfig
+    config: NearestCentroidConfig
     # Every method has at least the presets paper, cpu and tiny (plugin check uses tiny).
-    presets = {"paper": {}, "cpu": {}, "tiny": {}}
+    presets = {
+        "paper": Preset(config=NearestCentroidConfig(), departs="no paper: a template"),
+        "cpu": Preset(config=NearestCentroidConfig(), departs="same as paper"),
+        "tiny": Preset(config=NearestCentroidConfig(batch_size=8), departs="smaller reads"),
+    }
 
-    def setup(self, spec: FieldSpec, field_kind: str, n_classes: int) -> None:
-        self.spec, self.n_classes = spec, n_classes
+    def setup(self, info: DataInfo) -> None:
+        self.info = info
         self.state: dict[str, Tensor] = {}
 
-    def _features(self, data: INRDataset, split: str) -> Tensor:
-        flat = flatten_params(self.spec, data.weights(split, device=self.device))
-        return (flat - self.state["mean"]) / self.state["std"]
+    def _flat(self, view: View) -> Tensor:
+        """All items of the view, flattened (fine for a template; large methods stream batches)."""
+        return torch.cat([flatten_params(self.info.spec, b.to(self.device).data) for b in view.batches(self.config.batch_size)])
 
-    def fit(self, data: INRDataset, progress: Any = None) -> None:
-        flat = flatten_params(self.spec, data.weights("train", device=self.device))
+    def _features(self, view: View) -> Tensor:
+        return (self._flat(view) - self.state["mean"]) / self.state["std"]
+
+    def fit(self, train: View, val: View, progress: Any = None) -> None:
+        flat = self._flat(train)
         self.state = {"mean": flat.mean(0), "std": flat.std(0).clamp(min=1e-8)}
-        x, y = self._features(data, "train"), data.labels("train").to(self.device)
-        sums = torch.zeros(self.n_classes, x.shape[1], device=self.device).index_add_(0, y, x)
-        counts = torch.bincount(y, minlength=self.n_classes).clamp(min=1).unsqueeze(1)
+        x, y = (flat - self.state["mean"]) / self.state["std"], train.labels.to(self.device)
+        sums = torch.zeros(self.info.n_classes, x.shape[1], device=self.device).index_add_(0, y, x)
+        counts = torch.bincount(y, minlength=self.info.n_classes).clamp(min=1).unsqueeze(1)
         self.state["centroids"] = sums / counts
 
-    def embed(self, data: INRDataset, split: str) -> Tensor:
-        return self._features(data, split)
+    def embed(self, view: View) -> Tensor:
+        return self._features(view).cpu()
 
-    def predict(self, data: INRDataset, split: str) -> Tensor:
-        return -torch.cdist(self._features(data, split), self.state["centroids"])
+    def predict(self, view: View) -> Tensor:
+        return -torch.cdist(self._features(view), self.state["centroids"]).cpu()
 
     def state_dict(self) -> dict[str, Any]:
         return {k: v.cpu() for k, v in self.state.items()}

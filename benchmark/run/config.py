@@ -1,0 +1,45 @@
+"""A method's config for one run: a named preset plus validated ``--set key=value`` overrides."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from nfbench.api import Method, MethodConfig, did_you_mean
+from nfbench.errors import ConfigError
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it parses (numbers, booleans, lists), else as text."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected key=value")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def resolve_config(cls: type[Method], preset: str | None, overrides: Sequence[str] = ()) -> tuple[str, MethodConfig]:
+    """The preset's config with overrides applied, validated by the method's config class."""
+    name = preset or cls.default_preset
+    if name not in cls.presets:
+        raise ConfigError(f"method {cls.card.name!r} has no preset {name!r}{did_you_mean(name, cls.presets)}")
+    values = cls.presets[name].config.model_dump()
+    fields = cls.Config.model_fields
+    for item in overrides:
+        key, value = parse_override(item)
+        if key not in fields:
+            raise ConfigError(f"--set {key}: {cls.card.name} has no config key {key!r}{did_you_mean(key, fields)}")
+        values[key] = value
+    try:
+        return name, cls.Config.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(map(str, first["loc"]))
+        raise ConfigError(f"--set {key}={values.get(first['loc'][0])!r}: {first['msg']} ({cls.card.name} config)") from exc

@@ -1,0 +1,241 @@
+"""``nfbench run``: one (method, task, dataset, seed) evaluation -> one result record.
+
+The runner is the only code that holds the dataset. It opens the method's view of the
+train and val splits for ``fit``; the test view is opened only inside the task's
+evaluation; the original discrete data reaches a method only with ``input_mode="source"``,
+and the record says which input was used. Under ``torchrun`` every rank trains and
+evaluates, and rank 0 alone writes the training cache and the records.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import Progress
+
+from nfbench import __version__
+from nfbench.api import DataInfo, InputMode, Method, MethodConfig, Task, View
+from nfbench.device import describe_device
+from nfbench.errors import ConfigError, DataError
+from nfbench.fitting.build import package_versions
+from nfbench.hashing import sha256_json
+from nfbench.methods import METHODS
+from nfbench.paths import ensure_writable_dir, nfbench_home
+from nfbench.records import ResultRecord, git_revision, write_embeddings, write_record
+from nfbench.run.cache import TrainedCache, code_hash
+from nfbench.run.config import resolve_config
+from nfbench.store.reader import INRDataset
+from nfbench.tasks import TASKS
+from nfbench.training.distributed import is_main
+from nfbench.views import VIEWS
+from nfbench.views.context import ViewContext
+
+
+def method_class(name: str) -> type[Method]:
+    return METHODS.get(name)
+
+
+def task_for(cls: type[Method], task: str) -> Task:
+    """The task object, after checking the method offers the capability the task needs."""
+    task_cls = TASKS.get(task)
+    if not task_cls.card.supports(cls):
+        raise ConfigError(
+            f"method {cls.card.name!r} cannot run task {task!r}: it needs a {task_cls.card.capability} "
+            f"({task_cls.card.capability.capitalize()} protocol in nfbench.api.capabilities)"
+        )
+    return task_cls()
+
+
+def data_info(data: INRDataset, input_mode: InputMode) -> DataInfo:
+    return DataInfo(spec=data.spec, field_kind=data.field_kind, class_names=tuple(data.class_names), input_mode=input_mode)
+
+
+def check_compatible(cls: type[Method], data: INRDataset) -> None:
+    """Fail before training when the method cannot take this dataset's fields."""
+    if data.field_kind not in cls.card.field_kinds:
+        raise ConfigError(
+            f"method {cls.card.name!r} accepts {list(cls.card.field_kinds)} fields; dataset {data.meta.name!r} holds "
+            f"{data.field_kind!r} fields"
+        )
+
+
+def dataset_summary(data: INRDataset) -> dict[str, Any]:
+    b = data.meta.build
+    return {
+        "field_kind": b.field_kind,
+        "build_preset": b.preset,
+        "splits": dict(data.meta.splits),
+        "limit": b.limit,
+        "classes": len(data.class_names),
+        "params_per_inr": data.spec.n_params,
+        "fit_steps": b.fit.steps if b.fit else None,
+        "origin": data.meta.origin,
+    }
+
+
+@dataclass
+class RunSpec:
+    """What one run evaluates; ``cache_key`` names its trained state."""
+
+    method: str
+    preset: str
+    config: MethodConfig
+    seed: int
+    input_mode: InputMode = "fields"
+
+    @property
+    def cls(self) -> type[Method]:
+        return method_class(self.method)
+
+    def cache_key(self, data: INRDataset) -> str:
+        return sha256_json(
+            {
+                "method": self.method,
+                "config": self.config.model_dump(mode="json"),
+                "data": data.fingerprint,
+                "seed": self.seed,
+                "view": self.cls.card.view,
+                "input": self.input_mode,
+                "code": code_hash(self.cls),
+                "version": __version__,
+            }
+        )
+
+
+def view_opener(data: INRDataset, spec: RunSpec, device: torch.device, progress: Progress | None) -> Callable[[str], View]:
+    cls = spec.cls
+    info = data_info(data, spec.input_mode)
+    options = cls.view_options(spec.config)
+    ctx = ViewContext(data, info, spec.input_mode, device, nfbench_home() / "views", options, progress)
+    view_cls = VIEWS.get(cls.card.view)
+    return lambda split: view_cls.open(ctx, split)
+
+
+@dataclass
+class TrainedMethod:
+    method: Method
+    train_seconds: float
+    from_cache: bool
+
+
+def train_or_load(
+    spec: RunSpec, data: INRDataset, device: torch.device, progress: Progress | None = None, rerun: bool = False,
+    warn: Callable[[str], None] = print,
+) -> TrainedMethod:
+    cls = spec.cls
+    check_compatible(cls, data)
+    method = cls(spec.config, device, spec.seed)
+    method.setup(data_info(data, spec.input_mode))
+    key = spec.cache_key(data)
+    cache = TrainedCache(nfbench_home() / "artifacts")
+    cached = None if rerun else cache.load(spec.method, key, device, warn)
+    if cached is not None:
+        state, meta = cached
+        method.load_state_dict(state)
+        method.history = meta.get("history", {})
+        return TrainedMethod(method, float(meta["train_seconds"]), True)
+    open_view = view_opener(data, spec, device, progress)
+    train, val = open_view("train"), open_view("val")
+    torch.manual_seed(spec.seed)
+    start = time.perf_counter()
+    method.fit(train, val, progress)
+    seconds = time.perf_counter() - start
+    if is_main():
+        cache.save(spec.method, key, method.state_dict(), {"train_seconds": seconds, "history": method.history})
+    return TrainedMethod(method, seconds, False)
+
+
+def run_one(
+    spec: RunSpec,
+    task: str,
+    data: INRDataset,
+    device: torch.device,
+    out_dir: Path,
+    progress: Progress | None = None,
+    rerun: bool = False,
+) -> tuple[ResultRecord, Path | None]:
+    task_obj = task_for(spec.cls, task)
+    trained = train_or_load(spec, data, device, progress, rerun)
+    result = task_obj.evaluate(trained.method, view_opener(data, spec, device, progress))
+    card = trained.method.card
+    record = ResultRecord(
+        method=spec.method,
+        method_preset=spec.preset,
+        view=card.view,
+        input_mode=spec.input_mode,
+        dataset=data.meta.name,
+        dataset_fingerprint=data.fingerprint,
+        dataset_summary=dataset_summary(data),
+        task=task,
+        seed=spec.seed,
+        metrics=result.metrics,
+        main_metric=task_obj.card.main_metric,
+        details=result.details,
+        config=spec.config.model_dump(mode="json"),
+        config_hash=sha256_json(spec.config.model_dump(mode="json")),
+        code_hash=code_hash(spec.cls),
+        nfbench_version=__version__,
+        git_revision=git_revision(),
+        versions=package_versions(),
+        device=describe_device(device),
+        threads=torch.get_num_threads(),
+        n_parameters=trained.method.n_parameters(),
+        n_parameters_training=trained.method.n_training_parameters(),
+        train_seconds=trained.train_seconds,
+        inference_ms_per_inr=result.inference_ms_per_inr,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    if not is_main():
+        return record, None
+    path = write_record(out_dir, record)
+    if result.embeddings is not None and result.labels is not None:
+        write_embeddings(out_dir, record, result.embeddings, result.labels, data.class_names)
+    return record, path
+
+
+def prepare_outputs(out_dir: Path) -> None:
+    """Fail before any training when the records folder or the cache cannot be written."""
+    ensure_writable_dir(out_dir, "records folder (--out)")
+    ensure_writable_dir(nfbench_home() / "artifacts", "training cache ($NFBENCH_HOME/artifacts)")
+
+
+def open_or_build_dataset(
+    dataset: str, device: torch.device, root: Path | None, limit: int | None, progress: Progress | None
+) -> INRDataset:
+    """A dataset directory, a built dataset's name, or a registered dataset to build now."""
+    from nfbench.datasets import DATASETS
+    from nfbench.fitting.build import BuildRequest, build_dataset
+    from nfbench.paths import resolve_dataset_dir
+
+    path = Path(dataset).expanduser()
+    if path.exists():
+        return INRDataset.open(path)
+    if dataset not in DATASETS:
+        built = resolve_dataset_dir(dataset)
+        if built.exists():
+            return INRDataset.open(built)
+        DATASETS.get(dataset)  # raises with the closest registered names
+    req = BuildRequest(dataset, root=root, limit=limit)
+    path, complete = build_dataset(req, device, progress)
+    if not complete:
+        raise DataError(path, "dataset build did not complete")
+    return INRDataset.open(path)
+
+
+def tiny_check_dataset(device: torch.device, progress: Progress | None = None, limit: int = 3) -> INRDataset:
+    """The tiny procshapes INR dataset used by plugin checks and smoke tests (built once, cached)."""
+    from nfbench.fitting.build import BuildRequest, build_dataset
+
+    path, _ = build_dataset(BuildRequest("procshapes", preset="tiny", limit=limit), device, progress)
+    return INRDataset.open(path)
+
+
+def run_specs(method: str, preset: str | None, overrides: Sequence[str], seeds: Sequence[int], input_mode: InputMode) -> list[RunSpec]:
+    preset_name, config = resolve_config(method_class(method), preset, overrides)
+    return [RunSpec(method, preset_name, config, s, input_mode) for s in seeds]

@@ -1,0 +1,76 @@
+"""The shared shape of views decoded from the fields (points, voxels): options, cache, source mode."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor
+
+from nfbench.api.view import View
+from nfbench.errors import ConfigError
+from nfbench.fields import Params
+from nfbench.fields.kinds import FIELD_KINDS, FieldKind
+from nfbench.views.cache import DecodedSplit, DecodeSettings, decoded_split
+from nfbench.views.context import SplitReader, ViewContext
+
+
+class DecodedView(View):
+    """A view whose items come from decoding each INR (cached), or from the source data with ``--input source``."""
+
+    Options: ClassVar[type[BaseModel]]
+    source_name: ClassVar[str]  # the source tensor read with --input source
+
+    def __init__(self, ctx: ViewContext, reader: SplitReader, options: BaseModel, decoded: DecodedSplit | None) -> None:
+        super().__init__(ctx.info, reader.split, reader.labels)
+        self._reader = reader
+        self.options = options
+        self.decoded = decoded
+
+    @classmethod
+    @abstractmethod
+    def settings(cls, kind: FieldKind, options: BaseModel) -> DecodeSettings:
+        """What determines the decoded data (names the cache)."""
+
+    @classmethod
+    @abstractmethod
+    def decode(cls, kind: FieldKind, ctx: ViewContext, options: BaseModel, params: Params, gen: torch.Generator) -> Tensor:
+        """Decode a chunk of INRs (stacked ``params`` on ``ctx.device``) into ``(B, ...)`` data."""
+
+    @classmethod
+    def open(cls, ctx: ViewContext, split: str) -> "DecodedView":
+        try:
+            options = cls.Options.model_validate(ctx.options)
+        except ValueError as exc:
+            raise ConfigError(f"{cls.name} view options {ctx.options}: {str(exc).splitlines()[-1]}") from exc
+        reader = ctx.reader(split)
+        if ctx.input_mode == "source":
+            if cls.source_name not in reader.source_names():
+                raise ConfigError(
+                    f"--input source: dataset {ctx.dataset.meta.name!r} stores no source {cls.source_name!r} "
+                    f"(it has {reader.source_names()}), so the {cls.name!r} view has no source form"
+                )
+            return cls(ctx, reader, options, None)
+        kind = FIELD_KINDS.get(ctx.info.field_kind)
+        decoded = decoded_split(
+            ctx.cache_root,
+            ctx.dataset.fingerprint,
+            reader,
+            cls.settings(kind, options),
+            lambda params, gen: cls.decode(kind, ctx, options, params, gen),
+            ctx.device,
+            ctx.progress,
+        )
+        return cls(ctx, reader, options, decoded)
+
+    def read_source(self, positions: Tensor) -> Tensor:
+        return self._reader.source(positions, [self.source_name])[self.source_name]
+
+    def read(self, positions: Tensor) -> Tensor:
+        return self.decoded.read(positions) if self.decoded is not None else self.read_source(positions)
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,0 +1,45 @@
+"""``field``: query access to each INR's function, without handing out its weights as data."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from nfbench.api.view import View
+from nfbench.errors import ConfigError
+from nfbench.fields import FieldSpec, Params, batched_forward
+from nfbench.views.context import SplitReader, ViewContext
+
+
+class FieldBatch:
+    """A batch of INRs as functions: ``batch(coords (B, N, in_dim)) -> (B, N, out_dim)`` raw outputs."""
+
+    def __init__(self, spec: FieldSpec, params: Params) -> None:
+        self.spec = spec
+        self._params = params
+
+    def __len__(self) -> int:
+        return next(iter(self._params.values())).shape[0]
+
+    def to(self, device) -> "FieldBatch":  # type: ignore[no-untyped-def]
+        return FieldBatch(self.spec, {k: v.to(device) for k, v in self._params.items()})
+
+    def __call__(self, coords: Tensor) -> Tensor:
+        return batched_forward(self.spec, self._params, coords)
+
+
+class FieldView(View):
+    name = "field"
+    description = "each INR as a callable field: coordinates in, raw field values out"
+
+    def __init__(self, ctx: ViewContext, reader: SplitReader) -> None:
+        super().__init__(ctx.info, reader.split, reader.labels)
+        self._reader = reader
+
+    @classmethod
+    def open(cls, ctx: ViewContext, split: str) -> "FieldView":
+        if ctx.input_mode != "fields":
+            raise ConfigError(f"the {cls.name!r} view exists only for INRs, not for --input {ctx.input_mode}")
+        return cls(ctx, ctx.reader(split))
+
+    def read(self, positions: Tensor) -> FieldBatch:
+        return FieldBatch(self.info.spec, self._reader.params(positions))

@@ -1,0 +1,59 @@
+"""``latents``: samples of each INR's function, for methods that fit their own shared network.
+
+Functa and DeepSDF do not read another network's weights: they fit one shared network
+and a latent code per shape to the shape's field. In nfbench the INRs are the data, so
+these methods fit their latents to samples of each INR: ``coords`` drawn per item from a
+seeded stream (the same item always gets the same samples) and the INR's ``values``.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from nfbench.api.view import View
+from nfbench.errors import ConfigError
+from nfbench.fields import batched_forward
+from nfbench.hashing import sha256_json
+from nfbench.views.context import SplitReader, ViewContext
+
+
+class LatentOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_samples: int = Field(4096, ge=1, description="coordinates sampled per INR")
+    seed: int = 0
+
+
+class LatentsView(View):
+    name = "latents"
+    description = "per INR: coords (n_samples, in_dim) uniform in [-1, 1] and the INR's raw values there"
+
+    def __init__(self, ctx: ViewContext, reader: SplitReader, options: LatentOptions) -> None:
+        super().__init__(ctx.info, reader.split, reader.labels)
+        self._reader = reader
+        self.options = options
+        self._keys = reader.keys
+
+    @classmethod
+    def open(cls, ctx: ViewContext, split: str) -> "LatentsView":
+        if ctx.input_mode != "fields":
+            raise ConfigError(f"the {cls.name!r} view samples INRs; it has no --input {ctx.input_mode} form")
+        try:
+            options = LatentOptions.model_validate(ctx.options)
+        except ValueError as exc:
+            raise ConfigError(f"{cls.name} view options {ctx.options}: {str(exc).splitlines()[-1]}") from exc
+        return cls(ctx, ctx.reader(split), options)
+
+    def _coords(self, positions: Tensor) -> Tensor:
+        """Per-item seeded uniform coordinates: independent of batching and shuffling."""
+        d = self.info.spec.in_dim
+        gens = [torch.Generator().manual_seed(int(sha256_json([self.options.seed, self._keys[p]])[:15], 16)) for p in positions.tolist()]
+        return torch.stack([torch.rand(self.options.n_samples, d, generator=g) * 2 - 1 for g in gens])
+
+    def read(self, positions: Tensor) -> dict[str, Tensor]:
+        coords = self._coords(positions)
+        with torch.no_grad():
+            values = batched_forward(self.info.spec, self._reader.params(positions), coords)
+        return {"coords": coords, "values": values}

@@ -1,0 +1,92 @@
+"""``weight-graph``: each INR as a graph, neurons as nodes (bias features), weights as edge features.
+
+The graph of an MLP is fixed by its architecture, so the edge index is built once per
+spec; per batch only the feature tensors are gathered (vectorized over INRs), which is
+what torch-geometric message passing (neural-graph networks, ScaleGMN) consumes.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Batch
+
+from nfbench.api.view import View
+from nfbench.errors import ConfigError
+from nfbench.fields import FieldSpec, Params
+from nfbench.views.context import SplitReader, ViewContext
+
+
+def layer_sizes(spec: FieldSpec) -> list[int]:
+    """Neurons per layer, input first: ``[in_dim, hidden x depth, out_dim]``."""
+    return [spec.in_dim, *([spec.hidden] * spec.depth), spec.out_dim]
+
+
+def graph_edges(spec: FieldSpec) -> tuple[Tensor, Tensor]:
+    """``(edge_index (2, E), layer_of_node (V,))`` for the MLP of ``spec``.
+
+    Edges run from neuron ``j`` of layer ``l`` to neuron ``i`` of layer ``l + 1`` in the
+    row-major order of ``layers.l.weight[i, j]``, so edge features are the flattened weights.
+    """
+    sizes = layer_sizes(spec)
+    offsets = torch.tensor([0, *sizes]).cumsum(0)
+    src, dst = [], []
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        i, j = torch.meshgrid(torch.arange(n_out), torch.arange(n_in), indexing="ij")
+        src.append(offsets[layer] + j.flatten())
+        dst.append(offsets[layer + 1] + i.flatten())
+    layer_of_node = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    return torch.stack([torch.cat(src), torch.cat(dst)]), layer_of_node
+
+
+def to_graphs(spec: FieldSpec, params: Params, edge_index: Tensor, layer_of_node: Tensor) -> Batch:
+    """A PyG ``Batch`` of one graph per INR: ``x (V, 1)`` biases (0 for inputs), ``edge_attr (E, 1)`` weights."""
+    n_layers = len(layer_sizes(spec)) - 1
+    b = params["layers.0.weight"].shape[0]
+    weights = torch.cat([params[f"layers.{i}.weight"].flatten(1) for i in range(n_layers)], dim=1)
+    biases = torch.cat([params[f"layers.{i}.bias"] for i in range(n_layers)], dim=1)
+    nodes = torch.cat([biases.new_zeros(b, spec.in_dim), biases], dim=1)
+    n_nodes, n_edges = nodes.shape[1], edge_index.shape[1]
+    shift = (torch.arange(b) * n_nodes).repeat_interleave(n_edges)
+    ptr = torch.arange(b + 1) * n_nodes
+    graphs = Batch(
+        x=nodes.reshape(-1, 1),
+        edge_index=edge_index.repeat(1, b) + shift,
+        edge_attr=weights.reshape(-1, 1),
+        layer=layer_of_node.repeat(b),
+        batch=torch.arange(b).repeat_interleave(n_nodes),
+        ptr=ptr,
+    )
+    # What Batch.from_data_list would record, so that to_data_list()/get_example() work.
+    edge_ptr = torch.arange(b + 1) * n_edges
+    zeros = torch.zeros(b, dtype=torch.long)
+    graphs._num_graphs = b
+    graphs._slice_dict = {"x": ptr, "edge_index": edge_ptr, "edge_attr": edge_ptr, "layer": ptr}
+    graphs._inc_dict = {"x": zeros, "edge_index": ptr[:-1], "edge_attr": zeros, "layer": zeros}
+    return graphs
+
+
+class WeightGraphView(View):
+    name = "weight-graph"
+    description = "each INR as a torch-geometric graph: neurons with bias features, weights as edge features"
+
+    def __init__(self, ctx: ViewContext, reader: SplitReader) -> None:
+        super().__init__(ctx.info, reader.split, reader.labels)
+        self._reader = reader
+
+    @classmethod
+    def open(cls, ctx: ViewContext, split: str) -> "WeightGraphView":
+        if ctx.input_mode != "fields":
+            raise ConfigError(f"the {cls.name!r} view exists only for INRs, not for --input {ctx.input_mode}")
+        if ctx.info.spec.encoding != "none":
+            raise ConfigError(f"the {cls.name!r} view needs fields without an input encoding, not {ctx.info.spec.encoding!r}")
+        return cls(ctx, ctx.reader(split))
+
+    @cached_property
+    def _edges(self) -> tuple[Tensor, Tensor]:
+        return graph_edges(self.info.spec)
+
+    def read(self, positions: Tensor) -> Batch:
+        return to_graphs(self.info.spec, self._reader.params(positions), *self._edges)

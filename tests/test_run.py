@@ -1,0 +1,178 @@
+"""The runner's promises: views per split, no test split in fit, source only on request,
+typed --set overrides, a safe training cache keyed by code, and torchrun on CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from pydantic import Field
+from typer.testing import CliRunner
+
+from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
+from nfbench.cli.app import app
+from nfbench.methods import METHODS
+from nfbench.records import load_records
+from nfbench.run.cache import TrainedCache, code_hash
+from nfbench.run.runner import RunSpec, run_one, run_specs, train_or_load
+from nfbench.store.reader import INRDataset
+
+CPU = torch.device("cpu")
+
+
+class SpyConfig(MethodConfig):
+    n_points: int = Field(64, ge=1)
+
+
+class PointsSpy(Method):
+    """Records what ``fit`` is given; classifies by the mean cloud radius (a real, tiny rule)."""
+
+    card = MethodCard(name="points-spy", description="test", reference="test", view="points",
+                      field_kinds=("udf", "sdf", "occ"), training="none", symmetry="permutation")
+    Config = SpyConfig
+    presets = {p: Preset(config=SpyConfig(), departs="") for p in ("paper", "cpu", "tiny")}
+    seen: dict[str, Any] = {}
+
+    @classmethod
+    def view_options(cls, config: SpyConfig) -> dict[str, Any]:
+        return {"n_points": config.n_points, "resolution": 16}
+
+    def setup(self, info: DataInfo) -> None:
+        self.info = info
+        self.centre = torch.zeros(info.n_classes)
+
+    def fit(self, train: View, val: View, progress=None) -> None:
+        clouds = torch.cat([b.data for b in train.batches(8)])
+        PointsSpy.seen.update(splits=(train.split, val.split), train_clouds=clouds, n_train=len(train), n_val=len(val))
+        radius = clouds.norm(dim=-1).mean(1)
+        self.centre = torch.zeros(self.info.n_classes).index_add_(0, train.labels, radius) / torch.bincount(
+            train.labels, minlength=self.info.n_classes
+        ).clamp(min=1)
+
+    def predict(self, view: View) -> torch.Tensor:
+        radius = torch.cat([b.data.norm(dim=-1).mean(1) for b in view.batches(8)])
+        return -(radius[:, None] - self.centre[None]).abs()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"centre": self.centre}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.centre = state["centre"]
+
+    def n_parameters(self) -> int:
+        return 0
+
+
+@pytest.fixture
+def spy_registered():
+    if "points-spy" not in METHODS.names():
+        METHODS.register("points-spy", PointsSpy)
+    PointsSpy.seen.clear()
+    yield PointsSpy
+
+
+def test_points_view_method_reads_decoded_clouds_not_the_source(spy_registered, tiny_dataset, tmp_path, monkeypatch):
+    def no_source(self, *args, **kwargs):
+        raise AssertionError("a fields-mode view read the source shards")
+
+    monkeypatch.setattr(INRDataset, "read_source", no_source)
+    (spec,) = run_specs("points-spy", "tiny", [], [0], "fields")
+    record, _ = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
+    seen = PointsSpy.seen
+    assert seen["splits"] == ("train", "val")
+    assert seen["n_train"] == len(tiny_dataset.split_indices("train")) and seen["n_val"] == len(tiny_dataset.split_indices("val"))
+    assert seen["train_clouds"].shape == (seen["n_train"], 64, 3)
+    assert record.input_mode == "fields" and record.view == "points"
+    monkeypatch.undo()
+    source = tiny_dataset.read_source(tiny_dataset.split_indices("train"), ["points"])["points"][:, :64]
+    assert not torch.allclose(seen["train_clouds"], source)  # decoded from the INRs, not the stored clouds
+
+
+def test_input_source_reads_the_stored_clouds_and_the_record_says_so(spy_registered, tiny_dataset, tmp_path):
+    (spec,) = run_specs("points-spy", "tiny", [], [0], "source")
+    record, path = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
+    source = tiny_dataset.read_source(tiny_dataset.split_indices("train"), ["points"])["points"][:, :64]
+    assert torch.equal(PointsSpy.seen["train_clouds"], source)
+    assert record.input_mode == "source" and json.loads(Path(path).read_text())["input_mode"] == "source"
+
+
+def test_fit_gets_train_and_val_views_only_and_they_cannot_reach_test(spy_registered, tiny_dataset):
+    test = set(tiny_dataset.split_indices("test").tolist())
+    spec = run_specs("points-spy", "tiny", [], [0], "fields")[0]
+    train_or_load(spec, tiny_dataset, CPU, rerun=True)
+    assert PointsSpy.seen["splits"] == ("train", "val")
+    from nfbench.views.context import SplitReader
+
+    for split in ("train", "val"):
+        assert not test & set(SplitReader(tiny_dataset, split).indices.tolist())
+
+
+def test_set_overrides_are_validated_by_the_config_class(tiny_dataset, tmp_path):
+    runner = CliRunner()
+    common = ["run", "--method", "mlp", "--preset", "tiny", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path)]
+    ok = runner.invoke(app, [*common, "--set", "epochs=3", "--set", "lr=3e-4"])
+    assert ok.exit_code == 0, ok.output
+    (record,) = load_records(tmp_path)
+    assert record.config["epochs"] == 3 and record.config["lr"] == 3e-4
+    unknown = runner.invoke(app, [*common, "--set", "epoch=3"])
+    assert unknown.exit_code == 2 and "epoch" in unknown.output and "did you mean 'epochs'" in unknown.output
+    assert len(unknown.output.strip().splitlines()) == 1
+    wrong = runner.invoke(app, [*common, "--set", "epochs=many"])
+    assert wrong.exit_code == 2 and "epochs" in wrong.output and len(wrong.output.strip().splitlines()) == 1
+
+
+def test_training_cache_is_safetensors_and_a_broken_entry_retrains(tiny_dataset, capsys):
+    (spec,) = run_specs("mlp", "tiny", [], [0], "fields")
+    first = train_or_load(spec, tiny_dataset, CPU, rerun=True)
+    tensors, meta = TrainedCache(Path(os.environ["NFBENCH_HOME"]) / "artifacts").paths("mlp", spec.cache_key(tiny_dataset))
+    assert tensors.suffix == ".safetensors" and meta.exists()
+    cached = train_or_load(spec, tiny_dataset, CPU)
+    assert cached.from_cache
+    tensors.write_bytes(tensors.read_bytes()[:100])  # truncated
+    again = train_or_load(spec, tiny_dataset, CPU, warn=print)
+    assert not again.from_cache and "unreadable training cache" in capsys.readouterr().out
+    assert first.method.n_parameters() == again.method.n_parameters()
+
+
+def test_cache_key_changes_with_the_method_source():
+    class Edited(PointsSpy):
+        def n_parameters(self) -> int:  # an edit in a subclass's module changes nothing here,
+            return 1  # but another class in another module must hash differently
+
+    assert code_hash(PointsSpy) == code_hash(PointsSpy)
+    assert code_hash(METHODS.get("mlp")) != code_hash(METHODS.get("nf2vec"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _torchrun(tiny_dataset: INRDataset, out: Path, home: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(_free_port()), "-m", "nfbench.cli", "run", "--method", "mlp", "--preset", "tiny",
+           "--dataset", str(tiny_dataset.root), "--device", "cpu", "--out", str(out), "--rerun"]
+    env = {**os.environ, "NFBENCH_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_torchrun_two_cpu_processes_write_one_record_reproducibly(tiny_dataset, tmp_path):
+    results = []
+    for attempt in range(2):
+        out = tmp_path / f"records{attempt}"
+        done = _torchrun(tiny_dataset, out, tmp_path / "home")
+        assert done.returncode == 0, done.stderr[-3000:]
+        records = load_records(out)
+        assert len(records) == 1 and len(list(out.rglob("*.json"))) == 1
+        assert all(math.isfinite(v) for v in records[0].metrics.values())
+        results.append(records[0].metrics)
+    assert results[0] == results[1]
