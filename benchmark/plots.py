@@ -39,7 +39,7 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def latency_plot(points: list[ScatterPoint], path: Path, title: str, ylabel: str) -> Path:
+def latency_plot(points: list[ScatterPoint], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
     """Score against inference latency (log x): the trade-off the nf2vec paper argues about."""
     shown = [p for p in points if p.x > 0]  # a log axis cannot place zero latency
     with matplotlib.style.context("default"):
@@ -50,7 +50,7 @@ def latency_plot(points: list[ScatterPoint], path: Path, title: str, ylabel: str
             marker = _MARKERS[(i // len(colors)) % len(_MARKERS)]
             ax.errorbar(p.x, p.y, yerr=p.yerr, fmt=marker, color=colors[i % len(colors)], capsize=3, label=p.label)
         ax.set_xscale("log")
-        ax.set_xlabel("inference latency (ms per INR, log scale)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)

@@ -144,7 +144,7 @@ def check_method(cls: type[Method], data: INRDataset, device: torch.device, step
             return False
 
     guarded = GuardedDataset(data)
-    spec = RunSpec(cls.card.name, "tiny", cls.presets["tiny"].config, seed=0)
+    spec = RunSpec(cls, "tiny", cls.presets["tiny"].config, seed=0)
     state: dict[str, Any] = {}
 
     def new_method() -> Method:

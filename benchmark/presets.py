@@ -1,7 +1,8 @@
 """Named build presets: a field architecture plus its sampling, fitting and quality settings.
 
 Only the ``paper`` preset reproduces the published setting; the others are scale-downs
-with the same structure, chosen from leaderboards/fitting.md for this 2-core CPU.
+with the same structure, chosen from leaderboards/fitting.md for this 2-core CPU. Every
+preset fits with per-item seeding: an INR's weights do not depend on the chunk size.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
             name="paper",
             field=field_preset("paper"),
             sampling="paper",
-            fit=FitConfig(steps=500, lr=1e-4, points_per_step=10_000, chunk_size=16),
+            fit=FitConfig(steps=500, lr=1e-4, points_per_step=10_000, chunk_size=16, seeding="per-item"),
             n_reference_points=2048,
             quality_resolution=128,
         ),
@@ -38,7 +39,7 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
             name="cpu",
             field=field_preset("cpu"),
             sampling="cpu",
-            fit=FitConfig(steps=200, lr=1e-3, points_per_step=2048, chunk_size=32),
+            fit=FitConfig(steps=200, lr=1e-3, points_per_step=2048, chunk_size=32, seeding="per-item"),
             n_reference_points=2048,
             quality_resolution=64,
         ),
@@ -46,7 +47,7 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
             name="tiny",
             field=field_preset("tiny"),
             sampling="tiny",
-            fit=FitConfig(steps=60, lr=2e-3, points_per_step=512, chunk_size=8),
+            fit=FitConfig(steps=60, lr=2e-3, points_per_step=512, chunk_size=8, seeding="per-item"),
             n_reference_points=256,
             quality_resolution=24,
         ),
@@ -54,7 +55,7 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
             name="image",
             field=field_preset("image"),
             sampling="cpu",
-            fit=FitConfig(steps=300, lr=1e-3, points_per_step=4096, chunk_size=64),
+            fit=FitConfig(steps=300, lr=1e-3, points_per_step=4096, chunk_size=64, seeding="per-item"),
             n_reference_points=0,
             quality_resolution=0,
         ),
@@ -63,8 +64,8 @@ BUILD_PRESETS: dict[str, BuildPreset] = {
 
 
 def build_preset(name: str) -> BuildPreset:
-    from nfbench.api.registry import did_you_mean
+    from nfbench.api.registry import RegistryError, did_you_mean
 
     if name not in BUILD_PRESETS:
-        raise KeyError(f"unknown preset {name!r}{did_you_mean(name, BUILD_PRESETS)}")
+        raise RegistryError(f"unknown preset {name!r}{did_you_mean(name, BUILD_PRESETS)}")
     return BUILD_PRESETS[name]

@@ -1,31 +1,38 @@
-"""Result records: one JSON file per (dataset, task, method, preset, seed) evaluation.
+"""Result records: one JSON file per (dataset build, task, method, preset, seed) evaluation.
 
 Layout under a records folder::
 
-    <dataset>/<task>/<method>.<preset>.seed<seed>.json                 the record
-    <dataset>/<task>/<method>.<preset>.seed<seed>.embeddings.npz       optional test embeddings
+    <dataset>/<fingerprint[:12]>/<task>/<method>.<preset>.seed<seed>.json            the record
+    <dataset>/<fingerprint[:12]>/<task>/<method>.<preset>.seed<seed>.embeddings.npz  optional test embeddings
 
 One file per evaluation means parallel jobs never share a file and re-running an
-evaluation replaces exactly its own result (atomically). Each record carries everything
-needed to judge and reproduce it: the dataset fingerprint, the config and its hash, the
-code revision, package versions, device and timings.
+evaluation replaces exactly its own result (atomically). The dataset build's fingerprint
+is part of the path because two builds of one dataset (another limit, another build
+preset) are different benchmarks: their records sit side by side instead of overwriting
+each other. Each record carries everything needed to judge and reproduce it: the dataset
+fingerprint, the config and its hash, the code revision and a hash of the method's code,
+package versions, device and timings.
 
 Records are versioned by ``schema_version``. When the schema changes, bump
 ``SCHEMA_VERSION`` and add an upgrade function to ``_MIGRATIONS`` so that committed
-records keep loading; ``tests/data/records`` holds version-1 records that guard this.
+records keep loading; ``tests/data/records`` holds version-1 records (in the version-1
+layout ``<dataset>/<task>/``) and version-2 records that guard this. ``migrate_records``
+(``nfbench leaderboard migrate``) rewrites a folder of older records into the current
+schema and layout.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -34,23 +41,18 @@ from nfbench import __version__
 from nfbench.errors import DataError
 from nfbench.store.atomic import atomic_write, atomic_write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-LOWER_IS_BETTER = frozenset({"chamfer", "emd", "mmd", "1nna"})
-"""Metric families (the name before any ``@k``) where lower is better; all others rank
-higher-is-better. ``1nna`` is ideally 50 %, but a method above 50 % improves by going down."""
+FINGERPRINT_CHARS = 12
+"""Characters of the dataset fingerprint in a record's path: enough to keep builds apart."""
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_+-]*$"  # no dots or slashes: names become path components
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_EMBEDDINGS_SUFFIX = ".embeddings.npz"
 
-
-def metric_family(metric: str) -> str:
-    """``map@10`` -> ``map``: the part that decides direction and formatting."""
-    return metric.split("@", 1)[0]
-
-
-def higher_is_better(metric: str) -> bool:
-    return metric_family(metric) not in LOWER_IS_BETTER
+RecordInputMode = Literal["fields", "source", "unknown"]
+"""``fields``: everything the method read came from the INRs; ``source``: it read the
+original discrete data (an upper bound, not a comparable entry); ``unknown``: not recorded."""
 
 
 class ResultRecord(BaseModel):
@@ -59,23 +61,33 @@ class ResultRecord(BaseModel):
     schema_version: int = SCHEMA_VERSION
     method: str = Field(pattern=_NAME)
     method_preset: str = Field(pattern=_NAME)
-    input_kind: str = Field(description="what the method reads (weights, points, ...); 'unknown' in migrated v0 records")
+    view: str = Field(
+        pattern=_NAME,
+        description="the view the method read (weights, weight-graph, field, points, voxels, renders, latents); "
+        "'unknown' where a migrated record named something else",
+    )
+    input_mode: RecordInputMode = Field(description="where the view's data came from: the INRs or the source shapes")
     dataset: str = Field(pattern=_NAME)
-    dataset_fingerprint: str = Field(min_length=1)
+    dataset_fingerprint: str = Field(
+        pattern=rf"^[A-Za-z0-9]{{{FINGERPRINT_CHARS},}}$",
+        description="identifies the dataset build; its first characters are a path component",
+    )
     dataset_summary: dict[str, Any] = Field(description="field kind, build preset, split counts, limit, params per INR, ...")
     task: str = Field(pattern=_NAME)
     seed: int
     metrics: dict[str, float]
-    main_metric: str = Field(description="the key of metrics that ranks leaderboards (direction: LOWER_IS_BETTER)")
+    main_metric: str = Field(description="the key of metrics that ranks leaderboards; its direction is its MetricSpec's")
     details: dict[str, Any] = Field(description="per-class accuracy, confusion matrix, metric definitions, ...")
     config: dict[str, Any]
     config_hash: str
     nfbench_version: str
     git_revision: str | None
+    code_hash: str | None = Field(description="hash of the method's source code; None in migrated records")
     versions: dict[str, str]
     device: str
     threads: int = Field(ge=0, description="torch CPU threads; 0 where not recorded (migrated v0 records on GPU)")
-    n_parameters: int = Field(ge=0)
+    n_parameters: int = Field(ge=0, description="parameters of the model that makes the test-time outputs")
+    n_parameters_training: int = Field(ge=0, description="parameters used only for training, e.g. nf2vec's decoder")
     train_seconds: float = Field(ge=0)
     inference_ms_per_inr: float = Field(ge=0)
     created: str
@@ -106,12 +118,26 @@ def _from_v0(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "input_kind": "unknown", "threads": int(found.group(1)) if found else 0}
 
 
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0}
+def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 replaces ``input_kind`` by the ``view`` read and its ``input_mode``, and adds
+    ``n_parameters_training`` and ``code_hash``.
+
+    Every version-1 method read INR weights through nfbench, so ``input_mode`` is "fields";
+    an ``input_kind`` other than "weights" names no view and becomes "unknown". Version 1's
+    ``n_parameters`` is kept as it was: for nf2vec it also counted the decoder that only
+    serves training, but the record does not say how many parameters were the decoder's,
+    so no split is invented and ``n_parameters_training`` is 0. No code hash was recorded.
+    """
+    rest = {k: v for k, v in raw.items() if k != "input_kind"}
+    view = "weights" if raw.get("input_kind") == "weights" else "unknown"
+    return {**rest, "view": view, "input_mode": "fields", "n_parameters_training": 0, "code_hash": None}
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0, 1: _from_v1}
 """``_MIGRATIONS[v]`` turns a version-v record dict into a version-(v+1) one."""
 
 
-def _upgrade(raw: dict[str, Any], path: Path | str) -> dict[str, Any]:
-    """Bring a record dict of any known version up to ``SCHEMA_VERSION``."""
+def _version(raw: dict[str, Any], path: Path | str) -> int:
     version = raw.get("schema_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise DataError(path, f"schema_version {version!r} is not a non-negative integer")
@@ -119,6 +145,12 @@ def _upgrade(raw: dict[str, Any], path: Path | str) -> dict[str, Any]:
         raise DataError(
             path, f"record schema_version {version} is newer than this nfbench {__version__} reads (up to {SCHEMA_VERSION}); upgrade nfbench"
         )
+    return version
+
+
+def _upgrade(raw: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """Bring a record dict of any known version up to ``SCHEMA_VERSION``."""
+    version = _version(raw, path)
     while version < SCHEMA_VERSION:
         raw = {**_MIGRATIONS[version](raw), "schema_version": version + 1}
         version += 1
@@ -126,7 +158,9 @@ def _upgrade(raw: dict[str, Any], path: Path | str) -> dict[str, Any]:
 
 
 def record_path(out_dir: Path, record: ResultRecord) -> Path:
-    return Path(out_dir) / record.dataset / record.task / f"{record.stem}.json"
+    """``<dataset>/<fingerprint[:12]>/<task>/<method>.<preset>.seed<seed>.json`` under ``out_dir``."""
+    build = record.dataset_fingerprint[:FINGERPRINT_CHARS]
+    return Path(out_dir) / record.dataset / build / record.task / f"{record.stem}.json"
 
 
 def write_record(out_dir: Path, record: ResultRecord) -> Path:
@@ -139,8 +173,8 @@ def _validation_summary(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in err.errors())
 
 
-def load_record(path: Path) -> ResultRecord:
-    """Read, upgrade and validate one record; any problem is a one-line ``DataError`` naming ``path``."""
+def _read_raw(path: Path) -> dict[str, Any]:
+    """The record file's JSON object, as stored (any schema version)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
@@ -149,10 +183,19 @@ def load_record(path: Path) -> ResultRecord:
         raise DataError(path, f"not valid JSON ({err})") from err
     if not isinstance(raw, dict):
         raise DataError(path, f"a record must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+def _validate(raw: dict[str, Any], path: Path) -> ResultRecord:
     try:
         return ResultRecord.model_validate(_upgrade(raw, path))
     except ValidationError as err:
         raise DataError(path, f"invalid record: {_validation_summary(err)}") from err
+
+
+def load_record(path: Path) -> ResultRecord:
+    """Read, upgrade and validate one record; any problem is a one-line ``DataError`` naming ``path``."""
+    return _validate(_read_raw(path), path)
 
 
 def _sort_key(record: ResultRecord) -> tuple[Any, ...]:
@@ -160,8 +203,86 @@ def _sort_key(record: ResultRecord) -> tuple[Any, ...]:
 
 
 def load_records(out_dir: Path) -> list[ResultRecord]:
-    """Every record under ``out_dir`` (``<dataset>/<task>/*.json``), in a fixed order."""
-    return sorted((load_record(p) for p in sorted(Path(out_dir).glob("*/*/*.json"))), key=_sort_key)
+    """Every record under ``out_dir`` (``<dataset>/<build>/<task>/*.json``), in a fixed order.
+
+    A record in the version-1 layout, or anywhere but its own path, is an error rather than
+    skipped: a leaderboard silently missing results (or their embeddings, found by path)
+    would look complete.
+    """
+    out_dir = Path(out_dir)
+    for old in sorted(out_dir.glob("*/*/*.json")):
+        raise DataError(
+            old, f"record in the layout before schema 2 (<dataset>/<task>/); run `nfbench leaderboard migrate {out_dir}`"
+        )
+    records = []
+    for path in sorted(out_dir.glob("*/*/*/*.json")):
+        record = load_record(path)
+        expected = record_path(out_dir, record)
+        if path != expected:
+            raise DataError(path, f"this record belongs at {expected}; run `nfbench leaderboard migrate {out_dir}`")
+        records.append(record)
+    return sorted(records, key=_sort_key)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One record file brought to the current schema and layout; ``changed``: moved or rewritten."""
+
+    source: Path
+    target: Path
+    from_version: int
+    changed: bool
+
+
+def _embeddings_beside(record_file: Path) -> Path:
+    return record_file.with_name(record_file.name.removesuffix(".json") + _EMBEDDINGS_SUFFIX)
+
+
+def migrate_records(records_dir: Path) -> list[Migration]:
+    """Upgrade every record under ``records_dir`` to the current schema and move it (and its
+    embeddings file) to its current path.
+
+    Every file is read and checked before anything changes, so a bad record or two records
+    claiming one path stops the migration with nothing touched. Each step is atomic (a
+    record is written to its new path before the old file goes; embeddings move by rename)
+    and a rerun after a crash, or on migrated records, finishes or repeats nothing.
+    """
+    records_dir = Path(records_dir)
+    if not records_dir.is_dir():
+        raise DataError(records_dir, "no records folder here")
+    by_target: dict[Path, list[tuple[Path, dict[str, Any], ResultRecord]]] = {}
+    for source in sorted(records_dir.rglob("*.json")):
+        raw = _read_raw(source)
+        record = _validate(raw, source)
+        by_target.setdefault(record_path(records_dir, record), []).append((source, raw, record))
+    for target, claims in by_target.items():
+        first = claims[0][2].model_dump(mode="json")
+        for source, _, record in claims[1:]:
+            if record.model_dump(mode="json") != first:
+                raise DataError(source, f"migrates to {target}, as does the different record {claims[0][0]}; keep one of them")
+
+    done = []
+    for target, claims in sorted(by_target.items()):
+        current = claims[0][2].model_dump(mode="json")
+        in_place = any(source == target and raw == current for source, raw, _ in claims)
+        if not in_place:
+            atomic_write_json(target, current)
+        for source, raw, _ in claims:
+            if source != target:
+                old_embeddings = _embeddings_beside(source)
+                if old_embeddings.exists():
+                    os.replace(old_embeddings, _embeddings_beside(target))
+                source.unlink()
+                _remove_empty_folders(source.parent, records_dir)
+            done.append(Migration(source, target, _version(raw, source), changed=source != target or not in_place))
+    return sorted(done, key=lambda m: m.source)
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    """Drop ``folder`` and its parents up to (not including) ``root`` while they are empty."""
+    while folder != root and folder.is_relative_to(root) and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def git_revision(repo_dir: Path = _PACKAGE_ROOT) -> str | None:
@@ -195,7 +316,7 @@ class Embeddings:
 
 
 def embeddings_path(out_dir: Path, record: ResultRecord) -> Path:
-    return record_path(out_dir, record).with_name(f"{record.stem}.embeddings.npz")
+    return _embeddings_beside(record_path(out_dir, record))
 
 
 def write_embeddings(

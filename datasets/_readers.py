@@ -16,7 +16,7 @@ import numpy as np
 import trimesh
 
 from nfbench.datasets.base import DatasetCard, ItemRef, Shape, ShapeDataset, file_sha256
-from nfbench.errors import DataError
+from nfbench.errors import ConfigError, DataError
 
 SPLITS: tuple[str, str] = ("train", "test")
 _IS_SPACE = np.zeros(256, bool)
@@ -27,9 +27,9 @@ _IS_SPACE[list(b" \t\n\r\x0b\x0c")] = True  # exactly what bytes.split() splits 
 
 
 def check_limit(limit: int | None) -> None:
-    """``limit`` is a per-class, per-split cap; zero or negative is a caller bug, not bad data."""
+    """``limit`` is a per-class, per-split cap given by the user (``--limit``)."""
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be a positive number of items per class and split, got {limit}")
+        raise ConfigError(f"--limit {limit}: must be a positive number of items per class and split")
 
 
 def require_root(root: Path | None, layout: str) -> Path:

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
+from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
 from nfbench.fields.kinds import FIELD_KINDS
@@ -200,7 +201,7 @@ class Nf2Vec(Method):
     def setup(self, info: DataInfo) -> None:
         spec = info.spec
         if spec.depth < 2:
-            raise ValueError(
+            raise ConfigError(
                 f"nf2vec encodes the hidden-to-hidden layers of an INR; {spec.kind} with depth {spec.depth} has none "
                 "(needs depth >= 2)"
             )
@@ -237,10 +238,11 @@ class Nf2Vec(Method):
         d, level = self.spec.in_dim, self.kind.surface_level
         if level is None:
             return torch.zeros(len(view), 0, d)
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
         out = []
         for batch in view.batches(self.config.eval_batch_size):
             params = batch.to(self.device).data
-            probe = torch.rand(len(batch), self.config.n_probe, d, device=self.device) * 2 - 1
+            probe = torch.rand(len(batch), self.config.n_probe, d, generator=gen, device=self.device) * 2 - 1
             logits = batched_forward(self.spec, params, probe)[..., 0]
             nearest = (torch.sigmoid(logits) - level).abs().topk(self.config.n_near, dim=1, largest=False).indices
             out.append(torch.gather(probe, 1, nearest.unsqueeze(-1).expand(-1, -1, d)).cpu())

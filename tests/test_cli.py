@@ -72,7 +72,7 @@ def test_run_writes_record_and_leaderboard_builds(tiny_dataset, tmp_path):
                     "--preset", "tiny", "--seed", "0", "--seed", "1", "--out", str(records))
     assert result.exit_code == 0, result.output
     assert "mean ± std" in result.output and "accuracy" in result.output
-    written = sorted(p.name for p in (records / "procshapes" / "classify").glob("*.json"))
+    written = sorted(p.name for p in records.glob("procshapes/*/classify/*.json"))
     assert written == ["stats.tiny.seed0.json", "stats.tiny.seed1.json"]
     board = invoke("leaderboard", "build", "--records", str(records), "--out", str(tmp_path / "lb"))
     assert board.exit_code == 0

@@ -13,18 +13,44 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from nfbench.leaderboard import MARKER, build_leaderboards, format_mean_std, rank_entries
+import nfbench.leaderboard as leaderboard
+from nfbench.api.metrics import COMMON_METRICS, MetricCatalog, MetricSpec
+from nfbench.cli.app import app
 from nfbench.errors import DataError
-from nfbench.records import load_records, write_embeddings
+from nfbench.leaderboard import MARKER, build_leaderboards, format_mean_std, rank_entries
+from nfbench.records import load_records, migrate_records, write_embeddings
+from nfbench.tasks import TASKS
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "leaderboard_golden.md"
+COMMITTED = Path(__file__).resolve().parent.parent / "leaderboards"
+
+RECONSTRUCT_METRICS = (  # no reconstruct task is registered yet; the fixtures have records of one
+    MetricSpec(
+        name="chamfer",
+        higher_is_better=False,
+        definition="mean over both directions of the nearest-neighbour L2 distance, 10K points each",
+    ),
+    MetricSpec(name="f_score", higher_is_better=True, percent=True, definition="harmonic mean of precision and recall at threshold 0.01"),
+)
+
+
+def task_catalog(*extra: MetricSpec) -> MetricCatalog:
+    """The registered tasks' metrics and the common ones (``all_metrics`` without field kinds)."""
+    specs = [*COMMON_METRICS, *(spec for name in TASKS.names() for spec in TASKS.get(name).card.metrics), *extra]
+    return MetricCatalog(specs)
+
+
+CATALOG = task_catalog(*RECONSTRUCT_METRICS)
 
 
 def fixture_records(dest: Path) -> Path:
-    """The committed records plus test embeddings for the t-SNE (three separable classes)."""
+    """The committed fixture records, migrated to the current layout, plus test embeddings
+    for one t-SNE (three separable classes)."""
     shutil.copytree(DATA / "records", dest)
+    migrate_records(dest)
     record = next(r for r in load_records(dest) if (r.dataset, r.task, r.method, r.seed) == ("procshapes", "retrieve", "nf2vec", 0))
     labels = np.repeat(np.arange(3), 15)
     vectors = np.random.default_rng(0).normal(size=(45, 12)) + 4.0 * np.eye(12)[labels]
@@ -37,7 +63,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[Pa
     """Records and one build of the leaderboards."""
     records = fixture_records(tmp_path_factory.mktemp("lb") / "records")
     out = records.parent / "out"
-    return records, out, build_leaderboards(records, out)
+    return records, out, build_leaderboards(records, out, CATALOG)
 
 
 def combined_markdown(out: Path) -> str:
@@ -46,8 +72,8 @@ def combined_markdown(out: Path) -> str:
 
 def table_rows(page: str, section: str) -> list[list[str]]:
     body = page.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line.strip("|").split(" | ") for line in body.splitlines() if line.startswith("| ")]
-    return [[c.strip() for c in row] for row in rows[1:]]  # drop the header
+    rows = [line.strip("|").split(" | ") for line in body.splitlines() if line.startswith("| ") and not line.startswith("| rank |")]
+    return [[c.strip() for c in row] for row in rows]  # every table of the section, without headers
 
 
 def test_written_files(built: tuple[Path, Path, list[Path]]) -> None:
@@ -56,8 +82,10 @@ def test_written_files(built: tuple[Path, Path, list[Path]]) -> None:
         "README.md",
         "manifold40.md",
         "plots/manifold40.classify.accuracy-latency.png",
+        "plots/manifold40.reconstruct.chamfer-latency.png",  # a latency plot for every task, not just classify
         "plots/procshapes.classify.accuracy-latency.png",
-        "plots/procshapes.tsne.png",
+        "plots/procshapes.nf2vec.tsne.png",  # per method with stored embeddings
+        "plots/procshapes.retrieve.map_10-latency.png",
         "procshapes.md",
     ]
     for png in out.glob("plots/*.png"):
@@ -74,15 +102,15 @@ def test_matches_golden_markdown(built: tuple[Path, Path, list[Path]]) -> None:
 
 def test_rebuild_is_byte_identical(built: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
     records, out, written = built
-    again = build_leaderboards(records, tmp_path)
+    again = build_leaderboards(records, tmp_path, CATALOG)
     assert [p.relative_to(tmp_path) for p in again] == [p.relative_to(out) for p in written]
-    for first, second in zip(written, again):
+    for first, second in zip(written, again, strict=True):
         assert first.read_bytes() == second.read_bytes(), first.name
 
 
-def test_ranking_and_mean_std() -> None:
-    records = [r for r in load_records(DATA / "records") if (r.dataset, r.task) == ("procshapes", "classify")]
-    ranked = rank_entries(records, "accuracy")
+def test_ranking_and_mean_std(built: tuple[Path, Path, list[Path]]) -> None:
+    records = [r for r in load_records(built[0]) if (r.dataset, r.task, r.input_mode) == ("procshapes", "classify", "fields")]
+    ranked = rank_entries(records, "accuracy", higher_is_better=True)
     assert [(rank, e.method, len(e.records)) for rank, e in ranked] == [
         (1, "pointnet", 1),
         (2, "nf2vec", 3),
@@ -91,15 +119,13 @@ def test_ranking_and_mean_std() -> None:
     ]
     nf2vec = ranked[1][1]
     assert nf2vec.mean("accuracy") == pytest.approx(0.875) and nf2vec.std("accuracy") == pytest.approx(0.025)
-    assert [format_mean_std("accuracy", e) for _, e in ranked] == ["90.0", "87.5 ± 2.5", "62.5 ± 17.7", "62.5"]
+    accuracy = CATALOG.get("accuracy")
+    assert [format_mean_std(e, "accuracy", accuracy) for _, e in ranked] == ["90.0", "87.5 ± 2.5", "62.5 ± 17.7", "62.5"]
 
 
-def test_lower_is_better_and_groups_kept_apart() -> None:
-    records = load_records(DATA / "records")
-    recon = [r for r in records if r.task == "reconstruct"]
-    assert [e.method for _, e in rank_entries(recon, "chamfer")] == ["functa", "nf2vec"]
-    classify = [r for r in records if (r.dataset, r.task) == ("manifold40", "classify")]
-    rows = [(e.method, e.fingerprint[:8], e.config_hash[:8], len(e.records)) for _, e in rank_entries(classify, "accuracy")]
+def test_groups_kept_apart(built: tuple[Path, Path, list[Path]]) -> None:
+    classify = [r for r in load_records(built[0]) if (r.dataset, r.task) == ("manifold40", "classify")]
+    rows = [(e.method, e.fingerprint[:8], e.config_hash[:8], len(e.records)) for _, e in rank_entries(classify, "accuracy", True)]
     assert rows == [
         ("nf2vec", "9e8d7c6b", "7a4fed08", 2),
         ("nf2vec", "a1b2c3d4", "7a4fed08", 1),  # another build of the dataset: its own row
@@ -108,35 +134,70 @@ def test_lower_is_better_and_groups_kept_apart() -> None:
     ]
 
 
+def test_direction_comes_from_the_metric_spec(built: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
+    records, out, _ = built
+    manifold = (out / "manifold40.md").read_text(encoding="utf-8")
+    assert "Ranked by **chamfer** (lower is better)" in manifold
+    assert [r[1] for r in table_rows(manifold, "reconstruct")] == ["functa", "nf2vec"]
+    flipped = task_catalog(RECONSTRUCT_METRICS[0].model_copy(update={"higher_is_better": True}), RECONSTRUCT_METRICS[1])
+    build_leaderboards(records, tmp_path, flipped)
+    manifold = (tmp_path / "manifold40.md").read_text(encoding="utf-8")
+    assert "Ranked by **chamfer** (higher is better)" in manifold
+    assert [r[1] for r in table_rows(manifold, "reconstruct")] == ["nf2vec", "functa"]
+
+
+def test_a_metric_without_spec_is_an_error(built: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        build_leaderboards(built[0], tmp_path / "out", task_catalog())  # nobody declares chamfer
+    message = str(err.value)
+    assert "manifold40/9e8d7c6b5a49/reconstruct/" in message and "'chamfer' has no MetricSpec" in message
+    assert "\n" not in message and not (tmp_path / "out").exists()
+
+
 def test_tables_in_markdown(built: tuple[Path, Path, list[Path]]) -> None:
     out = built[1]
     procshapes = (out / "procshapes.md").read_text(encoding="utf-8")
     rows = table_rows(procshapes, "classify")
-    assert [(r[0], r[1], r[5], r[7]) for r in rows] == [
-        ("1", "pointnet", "90.0", "1"),
-        ("2", "nf2vec", "87.5 ± 2.5", "3"),
-        ("3", "mlp", "62.5 ± 17.7", "2"),
-        ("3", "weightstats", "62.5", "1"),
+    assert [(r[0], r[1], r[3], r[5], r[7]) for r in rows] == [
+        ("1", "pointnet", "unknown", "90.0", "1"),  # v1 input kind "points" named no view
+        ("2", "nf2vec", "weights", "87.5 ± 2.5", "3"),
+        ("3", "mlp", "weights", "62.5 ± 17.7", "2"),
+        ("3", "weightstats", "weights", "62.5", "1"),
+        ("1", "dgcnn", "points", "95.0", "1"),  # the upper-bounds table ranks on its own
     ]
     assert rows[3][6] == "–"  # weightstats reported no balanced accuracy
-    assert [(r[1], r[5]) for r in table_rows(procshapes, "retrieve")] == [("nf2vec", "75.0 ± 7.1"), ("dwsnet", "60.0")]
+    retrieve = table_rows(procshapes, "retrieve")
+    assert [(r[1], r[2], r[4], r[5], r[6]) for r in retrieve] == [
+        ("nf2vec", "gpu", "1,580,544", "1,312,513", "82.0"),  # training-only parameters: a column when any are recorded
+        ("nf2vec", "cpu", "2,893,057", "0", "75.0 ± 7.1"),
+        ("dwsnet", "cpu", "98,306", "0", "60.0"),
+    ]
     manifold = (out / "manifold40.md").read_text(encoding="utf-8")
-    assert "| rank | method | preset | data | config |" in manifold  # disambiguating columns only where needed
-    assert "| rank | method | preset | input |" in procshapes
-    assert "Ranked by **chamfer** (lower is better)" in manifold
+    assert "| rank | method | preset | data | config | view |" in manifold  # disambiguating columns only where needed
+    assert "| rank | method | preset | view | parameters | accuracy (%) |" in procshapes
+    assert "| rank | method | preset | view | parameters | training-only parameters | map@10 (%) |" in procshapes
     for link in re.findall(r"\]\((plots/[^)]+)\)", procshapes + manifold):
         assert (out / link).is_file(), link
     index = (out / "README.md").read_text(encoding="utf-8")
-    assert "| [procshapes](procshapes.md) | classify, retrieve | 5 | 10 |" in index
+    assert "| [procshapes](procshapes.md) | classify, retrieve | 6 | 12 |" in index
+
+
+def test_source_records_are_upper_bounds_in_their_own_table(built: tuple[Path, Path, list[Path]]) -> None:
+    procshapes = (built[1] / "procshapes.md").read_text(encoding="utf-8")
+    classify = procshapes.split("## classify\n", 1)[1].split("\n## ", 1)[0]
+    ranked, upper = classify.split("### classify: upper bounds from the source data\n", 1)
+    assert "dgcnn" not in ranked and "| 1 | dgcnn | cpu | points |" in upper
+    assert "not the INRs" in upper
+    assert "upper bounds" not in procshapes.split("## retrieve\n", 1)[1]  # no source records there: no sub-table
 
 
 def test_rebuild_removes_stale_generated_files_only(tmp_path: Path) -> None:
     records = fixture_records(tmp_path / "records")
     out = tmp_path / "out"
-    build_leaderboards(records, out)
+    build_leaderboards(records, out, CATALOG)
     (out / "notes.md").write_text("# Hand-made notes\n\nbody\n")
     shutil.rmtree(records / "manifold40")
-    build_leaderboards(records, out)
+    build_leaderboards(records, out, CATALOG)
     assert sorted(p.name for p in out.glob("*.md")) == ["README.md", "notes.md", "procshapes.md"]
     assert not list(out.glob("plots/manifold40*"))
     assert (out / "procshapes.md").read_text(encoding="utf-8").startswith(MARKER)
@@ -146,7 +207,7 @@ def test_rebuild_removes_stale_generated_files_only(tmp_path: Path) -> None:
 
 def test_no_records(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    written = build_leaderboards(tmp_path / "empty", tmp_path / "out")
+    written = build_leaderboards(tmp_path / "empty", tmp_path / "out", CATALOG)
     assert written == [tmp_path / "out" / "README.md"]
     assert "No result records found." in written[0].read_text(encoding="utf-8")
 
@@ -154,11 +215,62 @@ def test_no_records(tmp_path: Path) -> None:
 def test_missing_records_folder_is_an_error(tmp_path: Path) -> None:
     """A mistyped folder must not rebuild an empty leaderboard over the committed pages."""
     with pytest.raises(DataError, match="no records folder"):
-        build_leaderboards(tmp_path / "typo", tmp_path / "out")
+        build_leaderboards(tmp_path / "typo", tmp_path / "out", CATALOG)
     assert not (tmp_path / "out").exists()
 
 
-def test_tsne_needs_the_chosen_method(built: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
-    written = build_leaderboards(built[0], tmp_path, tsne_method="dwsnet")  # dwsnet has no embeddings file
-    assert not any(p.name.endswith("tsne.png") for p in written)
-    assert "## Embeddings" not in (tmp_path / "procshapes.md").read_text(encoding="utf-8")
+def test_old_layout_is_an_error_not_an_empty_board(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="nfbench leaderboard migrate"):
+        build_leaderboards(DATA / "records", tmp_path / "out", CATALOG)
+
+
+def test_tsne_for_every_method_with_enough_embeddings(built: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    shutil.copytree(built[0], records)
+    by_method = {r.method: r for r in load_records(records) if (r.dataset, r.task, r.seed) == ("procshapes", "retrieve", 0)}
+    labels = np.repeat(np.arange(3), 5)
+    write_embeddings(records, by_method["dwsnet"], np.random.default_rng(1).normal(size=(15, 4)), labels, ["cube", "sphere", "torus"])
+    classify = next(r for r in load_records(records) if (r.dataset, r.task, r.method, r.seed) == ("procshapes", "classify", "mlp", 0))
+    write_embeddings(records, classify, np.zeros((3, 2)), np.arange(3), ["cube", "sphere", "torus"])  # too few to lay out
+    written = build_leaderboards(records, tmp_path / "out", CATALOG)
+    assert sorted(p.name for p in written if p.name.endswith("tsne.png")) == ["procshapes.dwsnet.tsne.png", "procshapes.nf2vec.tsne.png"]
+    page = (tmp_path / "out" / "procshapes.md").read_text(encoding="utf-8")
+    embeddings = page.split("## Embeddings\n", 1)[1]
+    assert embeddings.index("plots/procshapes.dwsnet.tsne.png") < embeddings.index("plots/procshapes.nf2vec.tsne.png")
+    assert "dwsnet (cpu, seed 0, retrieve run)" in embeddings and "mlp" not in embeddings
+
+
+def test_committed_leaderboards_are_up_to_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The committed pages are what ``nfbench leaderboard build`` makes of the committed
+    records (plots are not drawn here: the pages' text is what this guards)."""
+    monkeypatch.setattr(leaderboard, "latency_plot", lambda points, path, *labels: path)
+    monkeypatch.setattr(leaderboard, "tsne_plot", lambda embeddings, path, title: path)
+    for page in COMMITTED.glob("*.md"):
+        if not page.read_text(encoding="utf-8").startswith(MARKER):
+            shutil.copy(page, tmp_path)  # the index lists the hand-written pages
+    written = build_leaderboards(COMMITTED / "records", tmp_path, task_catalog())
+    for path in written:
+        if path.suffix == ".md":
+            assert path.read_text(encoding="utf-8") == (COMMITTED / path.name).read_text(encoding="utf-8"), path.name
+        else:
+            assert (COMMITTED / "plots" / path.name).is_file(), path.name
+
+
+def test_default_catalog_is_every_registered_metric(built: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
+    pytest.importorskip("nfbench.fields.kinds", reason="field kinds (whose fit-quality metrics all_metrics gathers) not there yet")
+    records = tmp_path / "records"
+    shutil.copytree(built[0], records)
+    shutil.rmtree(records / "manifold40" / "9e8d7c6b5a49" / "reconstruct")  # no reconstruct task is registered
+    build_leaderboards(records, tmp_path / "out")
+    assert (tmp_path / "out" / "procshapes.md").read_text(encoding="utf-8") == (built[1] / "procshapes.md").read_text(encoding="utf-8")
+
+
+def test_migrate_command(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    shutil.copytree(DATA / "records", records)
+    first = CliRunner().invoke(app, ["leaderboard", "migrate", str(records)])
+    assert first.exit_code == 0, first.output
+    assert "migrated 17 records; 2 already current" in first.output
+    assert f"v1 -> v2: {records / 'procshapes' / 'classify' / 'mlp.cpu.seed0.json'} -> " in first.output
+    again = CliRunner().invoke(app, ["leaderboard", "migrate", str(records)])
+    assert again.exit_code == 0 and "migrated 0 records; 19 already current" in again.output

@@ -17,18 +17,12 @@ from rich.progress import Progress
 from torch import Tensor
 
 from nfbench.api import DataInfo, View, capabilities_of
+from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward, field_preset, shared_init
 from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.methods.nf2vec import Nf2Vec, encoder_matrix
 from nfbench.methods.weight_baselines import FlatMLP, WeightStats, sorted_quantiles, weight_statistics
-from nfbench.training import (
-    Standardize,
-    TrainingDiverged,
-    bn_mlp,
-    epoch_batches,
-    predict_logits,
-    train_classifier,
-)
+from nfbench.training import Standardize
 
 CPU = torch.device("cpu")
 METHODS = [Nf2Vec, FlatMLP, WeightStats]
@@ -122,57 +116,7 @@ def fitted(data: SyntheticINRs) -> dict[type, object]:
     return out
 
 
-# --------------------------------------------------------------------------- training loop
-
-
-def blobs(n: int, seed: int) -> tuple[Tensor, Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 3
-    centres = torch.tensor([[3.0, 0.0], [0.0, 3.0], [-3.0, -3.0]])
-    return centres[y] + torch.randn(n, 2, generator=gen), y
-
-
-def test_train_classifier_keeps_best_val_epoch_and_is_deterministic() -> None:
-    x, y = blobs(90, 0)
-    xv, yv = blobs(30, 1)
-    results, models = [], []
-    for _ in range(2):
-        torch.manual_seed(123)
-        model = bn_mlp(2, (16,), 3, dropout=0.1)
-        results.append(train_classifier(model, x, y, xv, yv, epochs=12, lr=1e-2, weight_decay=0.0, batch_size=16, seed=5, device=CPU))
-        models.append(model)
-    r = results[0]
-    assert r.best_val_accuracy == max(r.val_accuracy) > 0.9
-    assert r.best_epoch == r.val_accuracy.index(max(r.val_accuracy))  # ties -> earliest
-    assert len(r.train_loss) == 12 and r.train_loss[-1] < r.train_loss[0]
-    # the returned state is loaded back: the model scores exactly the best val accuracy
-    val_acc = float((predict_logits(models[0], xv, 7).argmax(1) == yv).float().mean())
-    assert val_acc == pytest.approx(r.best_val_accuracy)
-    for k, v in r.state.items():
-        assert torch.equal(v, results[1].state[k]), k
-
-
-def test_train_classifier_reports_progress_in_epochs() -> None:
-    x, y = blobs(20, 0)
-    progress = Progress(console=Console(file=io.StringIO()))
-    train_classifier(bn_mlp(2, (4,), 3, 0.0), x, y, x, y, epochs=3, lr=1e-2, weight_decay=0.0, batch_size=8, seed=0, device=CPU, progress=progress, description="head")
-    (task,) = progress.tasks
-    assert task.description == "head" and task.fields["unit"] == "epoch" and task.completed == task.total == 3
-
-
-def test_train_classifier_raises_on_non_finite_loss() -> None:
-    x, y = blobs(20, 0)
-    x[3, 0] = float("nan")
-    with pytest.raises(TrainingDiverged, match="non-finite"):
-        train_classifier(bn_mlp(2, (4,), 3, 0.0), x, y, x, y, epochs=2, lr=1e-2, weight_decay=0.0, batch_size=64, seed=0, device=CPU)
-
-
-@pytest.mark.parametrize("n,batch_size", [(3, 2), (5, 2), (100, 32), (64, 64), (2, 16)])
-def test_epoch_batches_cover_a_permutation_without_lone_samples(n: int, batch_size: int) -> None:
-    batches = epoch_batches(n, batch_size, torch.Generator().manual_seed(0))
-    assert sorted(torch.cat(batches).tolist()) == list(range(n))
-    assert min(len(b) for b in batches) >= 2
-    assert len(batches) == max(1, min(math.ceil(n / batch_size), n // 2))
+# --------------------------------------------------------------------------- shared layers
 
 
 def test_standardize_uses_train_statistics_and_survives_constant_features() -> None:
@@ -263,7 +207,7 @@ def test_nf2vec_paper_preset_has_the_published_shapes() -> None:
 
 def test_nf2vec_needs_a_hidden_to_hidden_layer() -> None:
     method = Nf2Vec(Nf2Vec.presets["tiny"].config, CPU, 0)
-    with pytest.raises(ValueError, match="depth >= 2"):
+    with pytest.raises(ConfigError, match="depth >= 2"):
         method.setup(DataInfo(spec=FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=16, depth=1), field_kind="udf", class_names=("a",)))
     assert "nerf" not in Nf2Vec.card.field_kinds
 
@@ -292,9 +236,9 @@ def test_nf2vec_trains_on_image_fields() -> None:
     spec = field_preset("image")
     data = SyntheticINRs(spec, field_kind="image", n_classes=2, sizes={"train": 8, "val": 4, "test": 4})
     method = make(Nf2Vec, data, epochs=1, cls_epochs=2)
-    assert method.surface_candidates(data.weights("test"), torch.Generator()).shape == (8, 0, 2)
-    method.fit(data)
-    assert method.embed(data.view("test")).shape == (8, method.cfg.embed_dim)
+    assert method.surface_candidates(data.view("test")).shape == (8, 0, 2)
+    method.fit(data.view("train"), data.view("val"))
+    assert method.embed(data.view("test")).shape == (8, method.config.embed_dim)
     assert method.predict(data.view("test")).shape == (8, 2)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 import trimesh
@@ -9,6 +11,7 @@ import trimesh
 from nfbench.datasets import DATASETS
 from nfbench.datasets.base import ItemRef, carve_val
 from nfbench.datasets.procshapes import (
+    CATALOG,
     CATEGORIES,
     N_POINTS,
     PART_NAMES,
@@ -17,7 +20,7 @@ from nfbench.datasets.procshapes import (
     generate,
     split_sizes,
 )
-from nfbench.errors import DataError
+from nfbench.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +147,7 @@ def test_intra_class_variation() -> None:
 def test_limit_semantics_keys_and_fingerprints(ds: ProcShapes) -> None:
     n_cls = len(CATEGORIES)
     assert split_sizes(None) == (12, 4) and split_sizes(5) == (5, 2) and split_sizes(1) == (1, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="limit must be >= 1"):
         split_sizes(0)
     default = ds.list_items(None, None, seed=0)
     assert sum(it.split == "train" for it in default) == 12 * n_cls
@@ -167,3 +170,31 @@ def test_bad_locator_raises_data_error(ds: ProcShapes) -> None:
     for locator in ("seed=0/sofa/val/1", "seed=0/spaceship/train/1", "chair/train/1"):
         with pytest.raises(DataError, match="procshapes locator"):
             ds.load(None, ItemRef("k", "train", 0, locator, "f"))
+
+
+def test_catalog_order_and_palettes() -> None:
+    """Positions are class labels and names are hashed into every item: both are frozen."""
+    assert CATEGORIES == ("chair", "table", "lamp", "airplane", "mug", "bottle", "rocket", "car", "bench",
+                          "guitar", "sofa", "vase")
+    for name, cat in CATALOG.items():
+        assert cat.name == name and PART_NAMES[name] == cat.parts
+        assert len(cat.palette) == len(cat.parts), name
+        for i, opts in enumerate(cat.palette):  # a tie reuses the pick of an earlier part
+            assert (0 <= opts < i) if isinstance(opts, int) else len(opts) > 0, (name, i)
+    with pytest.raises(KeyError, match="unknown procshapes category 'spaceship'"):
+        generate("spaceship", 0, "train", 0)
+
+
+def test_part_layout_is_pinned() -> None:
+    """The draw order of every builder is part of the data: a refactor must keep this digest.
+
+    Only integer topology is hashed (faces, part and instance ids), so the pin does not
+    depend on the last bits of floating point on another machine.
+    """
+    h = hashlib.sha256()
+    for cat in CATEGORIES:
+        for i in range(2):
+            s = generate(cat, 0, "train", i, voxel_res=0)
+            for a in (s.faces, s.face_parts, s.extras["face_instances"]):
+                h.update(np.ascontiguousarray(a, dtype="<i8").tobytes())
+    assert h.hexdigest() == "09eca15d33b3794f3a7809d2b38f4c03a40b4f2cfb4d85adebbc4f119289396e"

@@ -18,7 +18,7 @@ from pydantic import Field
 from typer.testing import CliRunner
 
 from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
-from nfbench.cli.app import app
+from nfbench.cli.app import app, main
 from nfbench.methods import METHODS
 from nfbench.records import load_records
 from nfbench.run.cache import TrainedCache, code_hash
@@ -73,10 +73,12 @@ class PointsSpy(Method):
 
 @pytest.fixture
 def spy_registered():
-    if "points-spy" not in METHODS.names():
-        METHODS.register("points-spy", PointsSpy)
     PointsSpy.seen.clear()
     yield PointsSpy
+
+
+def spy_spec(input_mode: str = "fields") -> RunSpec:
+    return RunSpec(PointsSpy, "tiny", PointsSpy.presets["tiny"].config, 0, input_mode)
 
 
 def test_points_view_method_reads_decoded_clouds_not_the_source(spy_registered, tiny_dataset, tmp_path, monkeypatch):
@@ -84,7 +86,7 @@ def test_points_view_method_reads_decoded_clouds_not_the_source(spy_registered, 
         raise AssertionError("a fields-mode view read the source shards")
 
     monkeypatch.setattr(INRDataset, "read_source", no_source)
-    (spec,) = run_specs("points-spy", "tiny", [], [0], "fields")
+    spec = spy_spec()
     record, _ = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
     seen = PointsSpy.seen
     assert seen["splits"] == ("train", "val")
@@ -97,7 +99,7 @@ def test_points_view_method_reads_decoded_clouds_not_the_source(spy_registered, 
 
 
 def test_input_source_reads_the_stored_clouds_and_the_record_says_so(spy_registered, tiny_dataset, tmp_path):
-    (spec,) = run_specs("points-spy", "tiny", [], [0], "source")
+    spec = spy_spec("source")
     record, path = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
     source = tiny_dataset.read_source(tiny_dataset.split_indices("train"), ["points"])["points"][:, :64]
     assert torch.equal(PointsSpy.seen["train_clouds"], source)
@@ -106,7 +108,7 @@ def test_input_source_reads_the_stored_clouds_and_the_record_says_so(spy_registe
 
 def test_fit_gets_train_and_val_views_only_and_they_cannot_reach_test(spy_registered, tiny_dataset):
     test = set(tiny_dataset.split_indices("test").tolist())
-    spec = run_specs("points-spy", "tiny", [], [0], "fields")[0]
+    spec = spy_spec()
     train_or_load(spec, tiny_dataset, CPU, rerun=True)
     assert PointsSpy.seen["splits"] == ("train", "val")
     from nfbench.views.context import SplitReader
@@ -115,18 +117,24 @@ def test_fit_gets_train_and_val_views_only_and_they_cannot_reach_test(spy_regist
         assert not test & set(SplitReader(tiny_dataset, split).indices.tolist())
 
 
-def test_set_overrides_are_validated_by_the_config_class(tiny_dataset, tmp_path):
-    runner = CliRunner()
+def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """``nfbench ARGS`` through ``main()``, which prints user errors as one line (exit 2)."""
+    monkeypatch.setattr("sys.argv", ["nfbench", *args])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code, capsys.readouterr().err
+
+
+def test_set_overrides_are_validated_by_the_config_class(tiny_dataset, tmp_path, monkeypatch, capsys):
     common = ["run", "--method", "mlp", "--preset", "tiny", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path)]
-    ok = runner.invoke(app, [*common, "--set", "epochs=3", "--set", "lr=3e-4"])
+    ok = CliRunner().invoke(app, [*common, "--set", "epochs=3", "--set", "lr=3e-4"])
     assert ok.exit_code == 0, ok.output
     (record,) = load_records(tmp_path)
     assert record.config["epochs"] == 3 and record.config["lr"] == 3e-4
-    unknown = runner.invoke(app, [*common, "--set", "epoch=3"])
-    assert unknown.exit_code == 2 and "epoch" in unknown.output and "did you mean 'epochs'" in unknown.output
-    assert len(unknown.output.strip().splitlines()) == 1
-    wrong = runner.invoke(app, [*common, "--set", "epochs=many"])
-    assert wrong.exit_code == 2 and "epochs" in wrong.output and len(wrong.output.strip().splitlines()) == 1
+    code, err = _main(monkeypatch, capsys, *common, "--set", "epoch=3")
+    assert code == 2 and "--set epoch" in err and "did you mean 'epochs'" in err and len(err.strip().splitlines()) == 1
+    code, err = _main(monkeypatch, capsys, *common, "--set", "epochs=many")
+    assert code == 2 and "--set epochs='many'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_training_cache_is_safetensors_and_a_broken_entry_retrains(tiny_dataset, capsys):

@@ -79,6 +79,8 @@ class EvenBatches(Sampler[list[int]]):
         return n_batches(len(self.sampler), self.batch_size)  # type: ignore[arg-type]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
+        if len(self.sampler) == 0:  # type: ignore[arg-type]
+            raise ValueError("cannot train on an empty view (no items in this split)")
         order = torch.as_tensor(list(self.sampler), dtype=torch.long)
         yield from (chunk.tolist() for chunk in order.tensor_split(len(self)))
 

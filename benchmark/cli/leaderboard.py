@@ -1,4 +1,4 @@
-"""``nfbench leaderboard build``."""
+"""``nfbench leaderboard build`` and ``nfbench leaderboard migrate``."""
 
 from __future__ import annotations
 
@@ -21,3 +21,19 @@ def build(
 
     for path in build_leaderboards(records, out):
         console.print(f"wrote {path}")
+
+
+@app.command()
+def migrate(
+    records: Path = typer.Argument(Path("leaderboards/records"), help="Folder of result records."),
+) -> None:
+    """Upgrade every record under RECORDS to the current schema and move it (with its
+    embeddings) to the current layout, <dataset>/<build fingerprint>/<task>/. Safe to rerun."""
+    from nfbench.records import SCHEMA_VERSION, migrate_records
+
+    done = migrate_records(records)
+    for step in done:
+        if step.changed:
+            console.print(f"v{step.from_version} -> v{SCHEMA_VERSION}: {step.source} -> {step.target}", highlight=False, soft_wrap=True)
+    changed = sum(step.changed for step in done)
+    console.print(f"migrated {changed} records; {len(done) - changed} already current", highlight=False)

@@ -78,8 +78,8 @@ FIELD_PRESETS: dict[str, FieldSpec] = {
 
 def field_preset(name: str) -> FieldSpec:
     """Look up a field preset, suggesting the closest names on a typo."""
-    from nfbench.api.registry import did_you_mean
+    from nfbench.api.registry import RegistryError, did_you_mean
 
     if name not in FIELD_PRESETS:
-        raise KeyError(f"unknown field preset {name!r}{did_you_mean(name, FIELD_PRESETS)}")
+        raise RegistryError(f"unknown field preset {name!r}{did_you_mean(name, FIELD_PRESETS)}")
     return FIELD_PRESETS[name]

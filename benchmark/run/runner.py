@@ -83,15 +83,15 @@ def dataset_summary(data: INRDataset) -> dict[str, Any]:
 class RunSpec:
     """What one run evaluates; ``cache_key`` names its trained state."""
 
-    method: str
+    cls: type[Method]
     preset: str
     config: MethodConfig
     seed: int
     input_mode: InputMode = "fields"
 
     @property
-    def cls(self) -> type[Method]:
-        return method_class(self.method)
+    def method(self) -> str:
+        return self.cls.card.name
 
     def cache_key(self, data: INRDataset) -> str:
         return sha256_json(
@@ -237,5 +237,6 @@ def tiny_check_dataset(device: torch.device, progress: Progress | None = None, l
 
 
 def run_specs(method: str, preset: str | None, overrides: Sequence[str], seeds: Sequence[int], input_mode: InputMode) -> list[RunSpec]:
-    preset_name, config = resolve_config(method_class(method), preset, overrides)
-    return [RunSpec(method, preset_name, config, s, input_mode) for s in seeds]
+    cls = method_class(method)
+    preset_name, config = resolve_config(cls, preset, overrides)
+    return [RunSpec(cls, preset_name, config, s, input_mode) for s in seeds]

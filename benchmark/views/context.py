@@ -46,7 +46,7 @@ class SplitReader:
         return self._dataset.read_source(self.indices[positions], names)
 
     def source_names(self) -> list[str]:
-        return self._dataset.source_names()
+        return list(self._dataset.source_names)
 
 
 @dataclass(frozen=True)
