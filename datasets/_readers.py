@@ -9,8 +9,9 @@ ModelNet's CAD meshes reach hundreds of thousands of faces.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import trimesh

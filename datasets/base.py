@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nfbench.hashing import sha256_file as file_sha256  # re-exported for dataset modules
+from nfbench.hashing import sha256_file as file_sha256  # noqa: F401 (re-exported for dataset modules)
 
-FieldKind = Literal["udf", "sdf", "occ", "image"]
 Split = Literal["train", "val", "test"]
 
 
@@ -30,11 +29,19 @@ class DatasetCard(BaseModel):
     source: str
     citation: str
     classes: int
-    field_kinds: tuple[FieldKind, ...]
-    default_field: FieldKind
+    field_kinds: tuple[str, ...] = Field(
+        min_length=1, description="names in nfbench.fields.kinds.FIELD_KINDS (checked when a build resolves them)"
+    )
+    default_field: str
     default_preset: str
     needs_root: bool
     layout: str = ""
+
+    @model_validator(mode="after")
+    def _default_is_supported(self) -> DatasetCard:
+        if self.default_field not in self.field_kinds:
+            raise ValueError(f"default_field {self.default_field!r} is not one of field_kinds {list(self.field_kinds)}")
+        return self
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def isolated_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_dataset(isolated_home):
     """procshapes at the tiny preset, 3 shapes per class and split (built once per session)."""
-    from nfbench.runner import tiny_check_dataset
+    from nfbench.run.runner import tiny_check_dataset
 
     return tiny_check_dataset(torch.device("cpu"))
 

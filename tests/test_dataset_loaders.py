@@ -17,7 +17,7 @@ from nfbench.datasets.digits import Digits
 from nfbench.datasets.mesh_folders import Manifold40, Shrec16
 from nfbench.datasets.modelnet import ModelNet10, ModelNet40
 from nfbench.datasets.ply_folders import ScanNet10, ShapeNet10
-from nfbench.errors import DataError
+from nfbench.errors import ConfigError, DataError
 from nfbench.fitting.build import BuildRequest, build_dataset
 
 DATA = Path("/work/shared/data")
@@ -151,7 +151,7 @@ def test_manifold40_generated_layout(tmp_path: Path) -> None:
     shape = ds.load(tmp_path, items[-1])
     assert shape.vertices.shape == (4, 3) and shape.faces.shape == (4, 3)
     assert any(it.split == "val" for it in carve_val(ds.list_items(root, None, 0)))
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ConfigError, match="positive"):
         ds.list_items(root, 0, 0)
 
 

@@ -7,13 +7,10 @@ weights. Learning it well above chance needs the weights to actually reach the c
 
 from __future__ import annotations
 
-import io
 import math
 
 import pytest
 import torch
-from rich.console import Console
-from rich.progress import Progress
 from torch import Tensor
 
 from nfbench.api import DataInfo, View, capabilities_of

@@ -184,3 +184,39 @@ def test_torchrun_two_cpu_processes_write_one_record_reproducibly(tiny_dataset, 
         assert all(math.isfinite(v) for v in records[0].metrics.values())
         results.append(records[0].metrics)
     assert results[0] == results[1]
+
+
+def test_a_crafted_pickle_in_the_cache_is_never_executed(tiny_dataset, tmp_path, capsys):
+    """The old cache used torch.load(weights_only=False): a crafted file ran code on load."""
+    import pickle
+
+    (spec,) = run_specs("mlp", "tiny", [], [0], "fields")
+    train_or_load(spec, tiny_dataset, CPU, rerun=True)
+    tensors, _ = TrainedCache(Path(os.environ["NFBENCH_HOME"]) / "artifacts").paths("mlp", spec.cache_key(tiny_dataset))
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    tensors.write_bytes(pickle.dumps(Payload()))
+    again = train_or_load(spec, tiny_dataset, CPU, warn=print)
+    assert not marker.exists() and not again.from_cache
+    assert "unreadable training cache" in capsys.readouterr().out
+
+
+def test_unwritable_outputs_fail_before_any_training(tiny_dataset, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained although the records could not be written")
+
+    monkeypatch.setattr("nfbench.run.runner.train_or_load", never)
+    code, err = _main(monkeypatch, capsys, "run", "--method", "mlp", "--preset", "tiny", "--dataset", str(tiny_dataset.root),
+                      "--out", str(blocker))
+    assert code == 2 and str(blocker) in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("NFBENCH_HOME", str(blocker))
+    code, err = _main(monkeypatch, capsys, "run", "--method", "mlp", "--preset", "tiny", "--dataset", str(tiny_dataset.root),
+                      "--out", str(tmp_path / "records"))
+    assert code == 2 and str(blocker) in err and len(err.strip().splitlines()) == 1

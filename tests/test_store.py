@@ -1,4 +1,4 @@
-import json
+import os
 
 import h5py
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nfbench.errors import DataError
-from nfbench.fields import FieldModule, batched_forward, field_preset
+from nfbench.fields import FieldModule, batched_forward
 from nfbench.fields.functional import flatten_params
 from nfbench.fitting.build import BuildRequest, build_dataset
 from nfbench.store import layout, writer
@@ -31,6 +31,13 @@ def test_built_dataset_is_complete_and_verifies(tiny_dataset):
     assert len(tiny_dataset.labels("test")) == meta.splits["test"]
     fit = tiny_dataset.items[["fit_loss", "fit_chamfer", "fit_f_score"]]
     assert np.isfinite(fit.to_numpy()).all()
+
+
+def test_dataset_files_are_readable_by_others_as_the_umask_allows(tiny_dataset):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for path in (tiny_dataset.root / layout.META, tiny_dataset.root / layout.weights_file(0)):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_split_weights_match_rows_of_all_weights(tiny_dataset):
@@ -102,6 +109,22 @@ def test_parallel_workers_cover_all_shards(tmp_path):
     assert not done0
     _, done1 = build_dataset(_tiny_request(out, shard_index=1, shard_count=2), CPU)
     assert done1 and verify_dataset(out) == []
+
+
+def test_reopening_a_finished_dataset_hashes_no_shard_but_a_build_in_progress_does(tmp_path, monkeypatch):
+    out = tmp_path / "ds"
+    _, done = build_dataset(_tiny_request(out, shard_index=0, shard_count=2), CPU)
+    assert not done
+    hashed = []
+    real = writer.sha256_file
+    monkeypatch.setattr(writer, "sha256_file", lambda p: hashed.append(p.name) or real(p))
+    build_dataset(_tiny_request(out, shard_index=0, shard_count=2), CPU)
+    assert "00000.weights.safetensors" in hashed  # in progress: finished shards are checked
+    _, done = build_dataset(_tiny_request(out, shard_index=1, shard_count=2), CPU)
+    assert done
+    hashed.clear()
+    _, done = build_dataset(_tiny_request(out), CPU)
+    assert done and hashed == []
 
 
 def test_rebuilding_with_another_architecture_is_refused(tiny_dataset):

@@ -13,16 +13,13 @@ from pydantic import ValidationError
 
 from nfbench.datasets.base import Shape
 from nfbench.errors import DataError
+from nfbench.fields.kinds import field_kind
 from nfbench.targets import (
     SAMPLING_PRESETS,
     MeshOracle,
     SamplingConfig,
-    field_loss,
     focal_loss,
-    make_supervision,
     normalize_shape,
-    pixel_centres,
-    query_count,
     reference_points,
     resample_voxels,
     voxel_centres,
@@ -108,15 +105,15 @@ def test_bad_inputs_raise_data_error() -> None:
     rng = np.random.default_rng(0)
     cloud = Shape(points=rng.uniform(-1, 1, (50, 3)).astype(np.float32))
     with pytest.raises(DataError, match="mesh"):
-        make_supervision(cloud, "sdf", TINY, rng)
+        field_kind("sdf").supervision(cloud, TINY, rng)
     with pytest.raises(DataError, match="voxel grid or a mesh"):
-        make_supervision(cloud, "occ", TINY, rng)
+        field_kind("occ").supervision(cloud, TINY, rng)
     with pytest.raises(DataError, match="out of range|span"):
-        make_supervision(Shape(vertices=np.eye(3, dtype=np.float32), faces=np.array([[0, 1, 5]])), "sdf", TINY, rng)
+        field_kind("sdf").supervision(Shape(vertices=np.eye(3, dtype=np.float32), faces=np.array([[0, 1, 5]])), TINY, rng)
     with pytest.raises(DataError, match="zero surface area"):
         MeshOracle(np.eye(3), np.array([[0, 1, 1]]))
     with pytest.raises(DataError, match=r"\[0, 1\]"):
-        make_supervision(Shape(image=np.full((4, 4, 1), 2.0, np.float32)), "image", TINY, rng)
+        field_kind("image").supervision(Shape(image=np.full((4, 4, 1), 2.0, np.float32)), TINY, rng)
     with pytest.raises(DataError, match="non-finite"):
         MeshOracle(*_unit_box()).distance(np.array([[0.0, np.inf, 0.0]]))
 
@@ -135,16 +132,16 @@ def test_supervision_is_deterministic_per_seed_and_q_is_fixed() -> None:
     rng = np.random.default_rng(1)
     small_cloud = Shape(points=rng.uniform(-1, 1, (300, 3)).astype(np.float32))
     big_cloud = Shape(points=rng.uniform(-1, 1, (5000, 3)).astype(np.float32))
-    a = make_supervision(sphere, "sdf", TINY, np.random.default_rng(3))
-    b = make_supervision(sphere, "sdf", TINY, np.random.default_rng(3))
-    c = make_supervision(sphere, "sdf", TINY, np.random.default_rng(4))
+    a = field_kind("sdf").supervision(sphere, TINY, np.random.default_rng(3))
+    b = field_kind("sdf").supervision(sphere, TINY, np.random.default_rng(3))
+    c = field_kind("sdf").supervision(sphere, TINY, np.random.default_rng(4))
     np.testing.assert_array_equal(a.coords, b.coords)
     np.testing.assert_array_equal(a.targets, b.targets)
     assert not np.array_equal(a.coords, c.coords)
-    q = query_count("sdf", TINY)
+    q = field_kind("sdf").query_count(TINY)
     assert q == TINY.n_queries
     for shape, field in [(sphere, "sdf"), (box, "sdf"), (small_cloud, "udf"), (big_cloud, "udf"), (box, "udf")]:
-        sup = make_supervision(shape, field, TINY, np.random.default_rng(0))
+        sup = field_kind(field).supervision(shape, TINY, np.random.default_rng(0))
         assert sup.coords.shape == (q, 3) and sup.targets.shape == (q, 1)
         assert sup.coords.dtype == np.float32 and sup.targets.dtype == np.float32
         assert np.abs(sup.coords).max() <= 1.0
@@ -152,15 +149,15 @@ def test_supervision_is_deterministic_per_seed_and_q_is_fixed() -> None:
     vox48 = np.zeros((48, 48, 48), bool)
     vox48[10:30, 5:40, 20:25] = True
     for shape in (sphere, Shape(voxels=vox48)):
-        sup = make_supervision(shape, "occ", TINY, np.random.default_rng(0))
-        assert sup.coords.shape == (query_count("occ", TINY), 3) == (16**3, 3)
+        sup = field_kind("occ").supervision(shape, TINY, np.random.default_rng(0))
+        assert sup.coords.shape == (field_kind("occ").query_count(TINY), 3) == (16**3, 3)
         assert set(np.unique(sup.targets)) <= {0.0, 1.0}
 
 
 def test_query_groups_follow_their_noise_scales() -> None:
     cfg = SamplingConfig(near=3000, medium=3000, far=3000, uniform=3000, surface=500)
     cloud = Shape(points=np.asarray(trimesh.creation.icosphere(subdivisions=4).vertices * 0.5, np.float32))
-    sup = make_supervision(cloud, "udf", cfg, np.random.default_rng(0))
+    sup = field_kind("udf").supervision(cloud, cfg, np.random.default_rng(0))
     dist = 0.1 * (1 - sup.targets[:, 0])  # decoded udf, exact below the clip
     near, medium = dist[:3000], dist[3000:6000]
     assert np.median(near) < 0.006 < np.median(medium) < 0.02
@@ -170,7 +167,7 @@ def test_query_groups_follow_their_noise_scales() -> None:
 
 
 def test_udf_of_mesh_surface_points_is_one() -> None:
-    sup = make_supervision(_mesh_shape(_box(2)), "udf", TINY, np.random.default_rng(0))
+    sup = field_kind("udf").supervision(_mesh_shape(_box(2)), TINY, np.random.default_rng(0))
     surface = sup.targets[-TINY.surface :, 0]
     assert surface.min() > 0.9999
     assert sup.targets[: TINY.near].mean() > 0.9 > sup.targets[-TINY.surface - TINY.uniform : -TINY.surface].mean()
@@ -178,7 +175,7 @@ def test_udf_of_mesh_surface_points_is_one() -> None:
 
 def test_sdf_targets_are_below_half_inside_a_closed_sphere() -> None:
     shape = _mesh_shape(trimesh.creation.icosphere(subdivisions=3))
-    sup = make_supervision(shape, "sdf", TINY, np.random.default_rng(0))
+    sup = field_kind("sdf").supervision(shape, TINY, np.random.default_rng(0))
     r = np.linalg.norm(sup.coords, axis=1)
     t = sup.targets[:, 0]
     assert (t[r < 0.97] < 0.5).all() and (t[r > 1.01] > 0.5).all()
@@ -250,7 +247,7 @@ def test_default_sign_is_right_where_two_closed_parts_overlap() -> None:
 def test_occ_voxelization_of_a_sphere_has_its_volume() -> None:
     mesh = trimesh.creation.icosphere(subdivisions=4)
     cfg = TINY.model_copy(update={"voxel_res": 32})
-    sup = make_supervision(_mesh_shape(mesh), "occ", cfg, np.random.default_rng(0))
+    sup = field_kind("occ").supervision(_mesh_shape(mesh), cfg, np.random.default_rng(0))
     volume = sup.targets.sum() * (2 / 32) ** 3
     assert volume == pytest.approx(mesh.volume / mesh.bounding_sphere.primitive.radius**3, rel=0.02)
     grid = sup.targets.reshape(32, 32, 32)
@@ -272,13 +269,13 @@ def test_resampled_voxels_keep_q_and_volume() -> None:
 def test_image_coords_are_x_column_y_row() -> None:
     img = np.zeros((4, 6, 3), np.float32)
     img[0, 5] = [1.0, 0.5, 0.25]  # top-right pixel
-    sup = make_supervision(Shape(image=img), "image", TINY, np.random.default_rng(0))
+    sup = field_kind("image").supervision(Shape(image=img), TINY, np.random.default_rng(0))
     assert sup.coords.shape == (24, 2) and sup.targets.shape == (24, 3)
     bright = np.flatnonzero(sup.targets[:, 0] == 1.0)
     assert bright.tolist() == [5]
     np.testing.assert_allclose(sup.coords[5], [1 - 1 / 6, -1 + 1 / 4])
-    np.testing.assert_allclose(pixel_centres(4, 6)[6], [-1 + 1 / 6, -1 + 3 / 4])  # second row starts at the left
-    assert query_count("image", TINY, (4, 6)) == 24
+    np.testing.assert_allclose(sup.coords[6], [-1 + 1 / 6, -1 + 3 / 4])  # second row starts at the left
+    assert field_kind("image").query_count(TINY, (4, 6)) == 24
 
 
 def test_reference_points_are_exactly_n_with_parts() -> None:
@@ -303,13 +300,13 @@ def test_reference_points_are_exactly_n_with_parts() -> None:
 
 
 @pytest.mark.parametrize("field", ["udf", "sdf", "occ", "image"])
-def test_field_loss_is_per_inr_and_independent(field: str) -> None:
+def test_kind_loss_is_per_inr_and_independent(field: str) -> None:
     gen = torch.Generator().manual_seed(0)
     pred = torch.randn(3, 50, 2, generator=gen, requires_grad=True)
     target = torch.rand(3, 50, 2, generator=gen)
     if field == "occ":
         target = (target > 0.7).float()
-    loss_fn = field_loss(field)  # type: ignore[arg-type]
+    loss_fn = field_kind(field).loss
     loss = loss_fn(pred, target)
     assert loss.shape == (3,) and torch.isfinite(loss).all()
     (g1,) = torch.autograd.grad(loss.sum(), pred)
@@ -345,7 +342,7 @@ def test_raw_modelnet_mesh_sign_is_sane() -> None:
     if not files:
         pytest.skip("ModelNet10 sample not available")
     shape = normalize_shape(read_off(files[0]), files[0])
-    sup = make_supervision(shape, "sdf", TINY, np.random.default_rng(0), source=files[0])
+    sup = field_kind("sdf").supervision(shape, TINY, np.random.default_rng(0), source=files[0])
     v = shape.vertices
     off_box = np.any((sup.coords < v.min(0) - 1e-4) | (sup.coords > v.max(0) + 1e-4), axis=1)
     assert off_box.sum() > 100

@@ -25,7 +25,7 @@ class TaskCard(BaseModel):
     main_metric: str = Field(description="the metric (with any @k) that ranks leaderboards")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TaskCard":
+    def _consistent(self) -> TaskCard:
         if self.capability not in CAPABILITIES:
             raise ValueError(f"unknown capability {self.capability!r}; one of {sorted(CAPABILITIES)}")
         if metric_family(self.main_metric) not in {m.name for m in self.metrics}:

@@ -53,7 +53,7 @@ class ViewBatch:
     def __len__(self) -> int:
         return len(self.index)
 
-    def to(self, device: torch.device) -> "ViewBatch":
+    def to(self, device: torch.device) -> ViewBatch:
         from nfbench.training.trainer import to_device
 
         return ViewBatch(to_device(self.data, device), self.labels.to(device), self.index.to(device))

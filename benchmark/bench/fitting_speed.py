@@ -27,16 +27,16 @@ from rich.console import Console
 from rich.table import Table
 
 from nfbench.fields import FieldModule, shared_init
+from nfbench.fields.kinds import field_kind
 from nfbench.fitting.fitter import FitConfig, fit_batch
 from nfbench.markdown import markdown_table
 from nfbench.presets import BuildPreset, build_preset
 from nfbench.store.atomic import atomic_write_text
-from nfbench.targets import field_loss
 
-# Queries per shape the benchmark draws from: an 8x8 digit image has 64 pixels; 3D
-# supervision pools are far larger than one step's sample.
-QUERIES = {"image": 64}
-DEFAULT_QUERIES = 20_000
+# Queries per shape the benchmark draws from: 2-D presets fit 8x8 digit images, 64 pixels;
+# 3D supervision pools are far larger than one step's sample.
+IMAGE_QUERIES = 64
+SHAPE_QUERIES = 20_000
 
 
 def _supervision(n: int, in_dim: int, queries: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,7 +51,7 @@ def _supervision(n: int, in_dim: int, queries: int, seed: int) -> tuple[torch.Te
 
 
 def _fit_one_at_a_time(preset: BuildPreset, init, coords, targets, cfg: FitConfig, seed: int) -> None:
-    loss_fn = field_loss("sdf")
+    loss_fn = field_kind("sdf").loss
     gen = torch.Generator().manual_seed(seed)
     n_pts = min(cfg.points_per_step, coords.shape[1])  # as fit_batch does
     for i in range(coords.shape[0]):
@@ -67,9 +67,10 @@ def _fit_one_at_a_time(preset: BuildPreset, init, coords, targets, cfg: FitConfi
 
 
 def _fit_batched(preset: BuildPreset, init, coords, targets, cfg: FitConfig) -> None:
-    loss_fn = field_loss("sdf")
+    loss_fn = field_kind("sdf").loss
     for s in range(0, coords.shape[0], cfg.chunk_size):
-        fit_batch(preset.field, init, coords[s : s + cfg.chunk_size], targets[s : s + cfg.chunk_size], loss_fn, cfg, seed=s)
+        c, t = coords[s : s + cfg.chunk_size], targets[s : s + cfg.chunk_size]
+        fit_batch(preset.field, init, c, t, loss_fn, cfg, seeds=range(s, s + len(c)))
 
 
 def _rate(fn, work: int) -> float:
@@ -98,7 +99,7 @@ class SpeedResult:
 def run(preset_name: str, n_inrs: int, steps: int, chunk_sizes: list[int], queries: int | None, peak: float) -> SpeedResult:
     preset = build_preset(preset_name)
     init = shared_init(preset.field, 0)
-    queries = queries or QUERIES.get(preset_name, DEFAULT_QUERIES)
+    queries = queries or (IMAGE_QUERIES if preset.field.in_dim == 2 else SHAPE_QUERIES)
     coords, targets = _supervision(n_inrs, preset.field.in_dim, queries, 0)
     n_pts = min(preset.fit.points_per_step, queries)
     gflop = 6 * n_pts * preset.field.n_params / 1e9  # forward + backward per INR-step
@@ -108,8 +109,8 @@ def run(preset_name: str, n_inrs: int, steps: int, chunk_sizes: list[int], queri
     rows, best_single = [], 0.0
     for chunk in chunk_sizes:
         cfg = preset.fit.model_copy(update={"steps": steps, "chunk_size": chunk})
-        batched = _rate(lambda: _fit_batched(preset, init, coords, targets, cfg), n_inrs * steps)
-        single = _rate(lambda: _fit_one_at_a_time(preset, init, coords, targets, cfg, seed=0), n_inrs * steps)
+        batched = _rate(lambda cfg=cfg: _fit_batched(preset, init, coords, targets, cfg), n_inrs * steps)
+        single = _rate(lambda cfg=cfg: _fit_one_at_a_time(preset, init, coords, targets, cfg, seed=0), n_inrs * steps)
         best_single = max(best_single, single)
         rows.append([str(chunk), f"{batched:.0f}", f"{single:.0f}", f"{batched / single:.1f}x", f"{batched * gflop:.1f}", f"{single * gflop:.1f}"])
     return SpeedResult(

@@ -21,8 +21,8 @@ from rich.console import Console
 from nfbench.fields import FieldSpec, shared_init
 from nfbench.fitting.build import BuildRequest, fit_shard, plan_items, resolve_build
 from nfbench.markdown import markdown_table
-from nfbench.store.schema import ItemRecord
 from nfbench.store.atomic import atomic_write_text
+from nfbench.store.schema import ItemRecord
 
 SETTINGS = [(32, 400), (64, 200), (64, 400), (128, 200)]
 SOURCES = [("shrec16", "shrec16", "sdf"), ("modelnet40", "modelnet40_ply_hdf5_1024", "udf")]
@@ -49,7 +49,7 @@ def run_setting(name: str, root: Path, field: str, hidden: int, steps: int, n: i
     cpu0, wall0 = time.process_time(), time.perf_counter()
     fitted = []
     for s in range(0, len(items), chunk):
-        fitted += fit_shard(dataset, root, config, init, items[s : s + chunk], s // chunk, device)[2]
+        fitted += fit_shard(dataset, root, config, init, items[s : s + chunk], device)[2]
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     fit = pd.DataFrame([it.fit for it in fitted])
     return {

@@ -192,11 +192,11 @@ def score_cases(cases: list[Case], cfg: SamplingConfig, methods: tuple[SignMetho
     for i, case in enumerate(cases):
         rng = np.random.default_rng(seed + i)
         tv, tf = case.intact()
-        q = sample_queries(lambda n: sample_surface(tv, tf, n, rng)[0], cfg, rng)
+        q = sample_queries(lambda n: sample_surface(tv, tf, n, rng)[0], cfg, rng)  # noqa: B023 (called at once, inside the iteration)
         truth = case.truth(q)
         signed = slice(0, cfg.n_queries - cfg.surface)  # on-surface queries have no sign (target 0.5 either way)
         for method in methods:
-            labels, secs = _time_inside(lambda: MeshOracle(case.vertices, case.faces, case.name), q, method, cfg, seed)
+            labels, secs = _time_inside(lambda: MeshOracle(case.vertices, case.faces, case.name), q, method, cfg, seed)  # noqa: B023 (called at once, inside the iteration)
             right = labels == truth
             rows.append({"case": case.name, "damage": case.damage, "method": method, "accuracy": float(right[signed].mean()),
                          "near_accuracy": float(right[: cfg.near].mean()), "seconds": secs, "faces": len(case.faces)})
@@ -229,12 +229,12 @@ def score_raw(root: Path, per_class: int, cfg: SamplingConfig, methods: tuple[Si
             shape = normalize_shape(read_off(path), path)
             v, f = shape.vertices.astype(np.float64), shape.faces
             rng = np.random.default_rng(seed)
-            q = sample_queries(lambda n: sample_surface(v, f, n, rng)[0], cfg, rng)
+            q = sample_queries(lambda n: sample_surface(v, f, n, rng)[0], cfg, rng)  # noqa: B023 (called at once, inside the iteration)
             # Outside the bounding box and off the surface: certainly outside the solid.
             off_box = np.any((q < v.min(0)) | (q > v.max(0)), axis=1) & (MeshOracle(v, f).distance(q) > 1e-4)
             labels = {}
             for method in methods:
-                labels[method], secs = _time_inside(lambda: MeshOracle(v, f, path), q, method, cfg, seed)
+                labels[method], secs = _time_inside(lambda: MeshOracle(v, f, path), q, method, cfg, seed)  # noqa: B023 (called at once, inside the iteration)
                 rows.append({"mesh": path.name, "method": method, "seconds": secs, "inside": float(labels[method].mean()),
                              "off_box_inside": float((labels[method] & off_box).sum() / max(off_box.sum(), 1))})
             meshes.append({"mesh": path.name, "faces": len(f), **mesh_defects(v, f),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import resource
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -54,7 +54,7 @@ def write_random_dataset(out: Path, n_inrs: int, seed: int = 0) -> INRDataset:
         init_hash=params_hash(spec, init), class_names=[f"c{i}" for i in range(10)], n_items=n_inrs,
         n_shards=math.ceil(n_inrs / SHARD), plan_hash=sha256_json([[p.key, p.split, p.label, p.fingerprint] for p in plan]),
         source_fingerprint=sha256_json([p.fingerprint for p in plan]), versions={},
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     meta = writer.begin(out, meta, plan, init, spec)
     with make_progress() as progress:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from nfbench.paths import resolve_dataset_dir
+from nfbench.errors import DataError
+from nfbench.paths import datasets_home, ensure_writable_dir, resolve_dataset_dir
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -30,6 +30,18 @@ def list_datasets() -> None:
     console.print(table)
 
 
+def _check_out(out: Path | None) -> None:
+    """Fail on an unwritable output location before any fitting, without creating it yet.
+
+    The nearest existing folder on the way is probed, so a build that then fails on its
+    input leaves nothing behind.
+    """
+    target = out.expanduser() if out is not None else datasets_home()
+    what = "--out" if out is not None else "the dataset home ($NFBENCH_HOME/datasets)"
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    ensure_writable_dir(existing, what if existing == target else f"the parent of {what} {target}")
+
+
 def _parse_shard(text: str) -> tuple[int, int]:
     try:
         index, count = (int(x) for x in text.split("/"))
@@ -38,17 +50,26 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def _registered_field_kind(name: str) -> str:
+    from nfbench.api.registry import did_you_mean
+    from nfbench.fields.kinds import FIELD_KINDS
+
+    if name not in FIELD_KINDS:
+        raise typer.BadParameter(f"unknown field kind {name!r}{did_you_mean(name, FIELD_KINDS.names())}")
+    return name
+
+
 @app.command()
 def build(
     name: str,
-    root: Optional[Path] = typer.Option(None, help="Local folder with the raw data (never downloaded)."),
-    field: Optional[str] = typer.Option(None, help="Field kind: udf, sdf, occ or image (default: the dataset's)."),
-    preset: Optional[str] = typer.Option(None, help="Build preset: paper, cpu, tiny, image."),
-    limit: Optional[int] = typer.Option(None, help="At most N shapes per class in each split."),
-    steps: Optional[int] = typer.Option(None, help="Override the preset's fitting steps."),
+    root: Path | None = typer.Option(None, help="Local folder with the raw data (never downloaded)."),
+    field: str | None = typer.Option(None, help="Field kind, one the dataset supports (see `nfbench data list`; default: the dataset's)."),
+    preset: str | None = typer.Option(None, help="Build preset: paper, cpu, tiny, image."),
+    limit: int | None = typer.Option(None, help="At most N shapes per class in each split."),
+    steps: int | None = typer.Option(None, help="Override the preset's fitting steps."),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
-    out: Optional[Path] = typer.Option(None, help="Output directory (default: $NFBENCH_HOME/datasets/<name>...)."),
+    out: Path | None = typer.Option(None, help="Output directory (default: $NFBENCH_HOME/datasets/<name>...)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
 ) -> None:
     """Fit a dataset into INRs (resumable: re-running fits only the missing shards)."""
@@ -57,6 +78,7 @@ def build(
     from nfbench.progress import make_progress
 
     index, count = _parse_shard(shard)
+    _check_out(out)
     req = BuildRequest(name, root, field, preset, limit, steps, seed, index, count, out)
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)
@@ -66,11 +88,20 @@ def build(
 
 @app.command()
 def info(dataset: str = typer.Argument(..., help="A dataset directory or the name of a built dataset.")) -> None:
-    """Counts per class and split, parameters per INR, fit quality."""
+    """Counts per class and split, parameters per INR, fit quality (checks every checksum first; exit 1 on a problem)."""
     from nfbench.cli.dataset_info import print_info
     from nfbench.store.reader import INRDataset
 
-    print_info(INRDataset.open(resolve_dataset_dir(dataset)), console)
+    try:
+        ds = INRDataset.open(resolve_dataset_dir(dataset))
+        problems = ds.verify_checksums()
+    except DataError as exc:
+        problems = [exc]
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        typer.secho(f"error: {problems[0]}{more}", fg="red", err=True)
+        raise typer.Exit(1)
+    print_info(ds, console)
 
 
 @app.command()
@@ -92,12 +123,13 @@ def import_inr2vec(
     source: Path = typer.Argument(..., help="Folder with <split>/<idx>.h5 files from the inr2vec code."),
     out: Path = typer.Option(..., help="Output dataset directory."),
     preset: str = typer.Option("paper", help="Field preset the INRs were fitted with."),
-    field: str = typer.Option("udf", help="Field kind the INRs represent."),
-    class_names: Optional[str] = typer.Option(None, help="Comma-separated class names (default: class_<id>)."),
+    field: str = typer.Option("udf", help="Field kind the INRs represent (a registered kind).", callback=_registered_field_kind),
+    class_names: str | None = typer.Option(None, help="Comma-separated class names (default: class_<id>)."),
 ) -> None:
     """Convert inr2vec-style per-shape HDF5 files into an nfbench dataset."""
     from nfbench.store.inr2vec_import import import_inr2vec_folder
 
     names = class_names.split(",") if class_names else None
+    _check_out(out)
     path = import_inr2vec_folder(source, out, preset, field, names)
     console.print(f"imported into [bold]{path}[/bold]")

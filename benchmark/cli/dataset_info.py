@@ -2,27 +2,50 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 
+from nfbench.api.metrics import all_metrics
 from nfbench.store.reader import INRDataset
 
 QUANTILES = (0.0, 0.1, 0.5, 0.9, 1.0)
-# Whether a larger value of each fit metric is better (shown as an arrow next to its name).
-HIGHER_IS_BETTER = {"f_score": True, "iou": True, "psnr": True, "chamfer": False, "loss": False}
+
+
+UNKNOWN = "unknown (imported)"
+
+
+def stored_architecture(ds: INRDataset) -> str:
+    """Layer widths as the shard headers store them, not as ``meta.json`` claims.
+
+    ``INRDataset.open`` rejects a header that disagrees with ``meta.json``; deriving the
+    printed architecture from the headers keeps this report about the bytes on disk.
+    """
+    shapes = ds.stored_shapes
+    n_layers = sum(1 for name in shapes if name.endswith(".weight"))
+    widths = [shapes["layers.0.weight"][1]] + [shapes[f"layers.{i}.weight"][0] for i in range(n_layers)]
+    hidden = widths[1:-1]
+    body = f"{hidden[0]}x{len(hidden)}" if len(set(hidden)) == 1 else "->".join(map(str, hidden))
+    text = f"{widths[0]}->{body}->{widths[-1]}"
+    if ds.spec.encoding != "none":
+        text += f" ({ds.spec.in_dim}-D input, {ds.spec.encoding} encoding)"
+    n_params = sum(math.prod(s) for s in shapes.values())
+    return f"{ds.spec.kind} {text} | {n_params:,} params/INR"
 
 
 def print_info(ds: INRDataset, console: Console) -> None:
-    meta, spec = ds.meta, ds.spec
+    meta = ds.meta
     b = meta.build
     console.print(f"[bold]{meta.name}[/bold]  {ds.root}")
     console.print(
-        f"field {b.field_kind} | preset {b.preset} | {spec.kind} {spec.in_dim}->{spec.hidden}x{spec.depth}->{spec.out_dim}"
-        f" | {spec.n_params:,} params/INR | {meta.n_items} INRs in {meta.n_shards} shards"
+        f"field {b.field_kind} | preset {b.preset} | {stored_architecture(ds)} | {meta.n_items} INRs in {meta.n_shards} shards"
     )
+    fit = UNKNOWN if b.fit is None else f"{b.fit.steps} steps, lr {b.fit.lr}, {b.fit.points_per_step} pts/step, chunk {b.fit.chunk_size}"
+    init = UNKNOWN if meta.init_hash is None else meta.init_hash[:12]
     console.print(
-        f"fit: {b.fit.steps} steps, lr {b.fit.lr}, {b.fit.points_per_step} pts/step, chunk {b.fit.chunk_size}"
-        f" | seed {b.seed} | init {meta.init_hash[:12]} | source {meta.source_fingerprint[:12]} | origin {meta.origin}"
+        f"fit: {fit} | seed {b.seed} | init {init} | source {meta.source_fingerprint[:12]} | origin {meta.origin}"
+        f" | fingerprint {ds.fingerprint[:12]}"
     )
     items = ds.items
     counts = items.groupby(["label", "split"]).size().unstack(fill_value=0)
@@ -34,10 +57,12 @@ def print_info(ds: INRDataset, console: Console) -> None:
     console.print(table)
     metrics = [c for c in items.columns if c.startswith("fit_")]
     if metrics:
+        catalog = all_metrics()  # the field kinds' quality specs and the fit loss: direction and unit
         q = Table("metric", "split", *(f"q{int(p * 100)}" for p in QUANTILES), "mean", title="fit quality against the source")
         for m in metrics:
             name = m.removeprefix("fit_")
-            arrow = {True: " ↑", False: " ↓"}.get(HIGHER_IS_BETTER.get(name), "")
+            spec = catalog.get(name) if name in catalog else None
+            arrow = "" if spec is None else (" ↑" if spec.higher_is_better else " ↓") + (f" {spec.unit}" if spec.unit else "")
             for split in ["all", *splits]:
                 vals = items[m] if split == "all" else items.loc[items["split"] == split, m]
                 q.add_row(name + arrow, split, *(f"{vals.quantile(p):.3g}" for p in QUANTILES), f"{vals.mean():.3g}")

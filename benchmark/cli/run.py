@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -21,15 +20,15 @@ def run(
     method: str = typer.Option(..., help="Registered method (see `nfbench list methods`)."),
     task: str = typer.Option("classify", help="Task (see `nfbench list tasks`)."),
     dataset: str = typer.Option("procshapes", help="Registered dataset, built dataset name, or dataset directory."),
-    seed: List[int] = typer.Option([0], help="Repeat for several seeds: --seed 0 --seed 1 --seed 2."),
-    preset: Optional[str] = typer.Option(None, help="Method preset (paper, cpu, tiny; default: the method's)."),
-    set_: List[str] = typer.Option([], "--set", help="Override a config field of the preset: --set epochs=3 --set lr=3e-4."),
+    seed: list[int] = typer.Option([0], help="Repeat for several seeds: --seed 0 --seed 1 --seed 2."),
+    preset: str | None = typer.Option(None, help="Method preset (paper, cpu, tiny; default: the method's)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config field of the preset: --set epochs=3 --set lr=3e-4."),
     input_mode: str = typer.Option("fields", "--input", help="fields: read only the INRs; source: the original data (upper bound)."),
     rerun: bool = typer.Option(False, help="Ignore the training cache and train again."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     out: Path = typer.Option(Path("leaderboards/records"), help="Where result records are written."),
-    root: Optional[Path] = typer.Option(None, help="Raw data root, if the dataset must be built first."),
-    limit: Optional[int] = typer.Option(None, help="Shapes per class and split, if the dataset must be built first."),
+    root: Path | None = typer.Option(None, help="Raw data root, if the dataset must be built first."),
+    limit: int | None = typer.Option(None, help="Shapes per class and split, if the dataset must be built first."),
 ) -> None:
     """Train (or load the cached training of) a method and evaluate it once on the test split."""
     from nfbench.device import resolve_device

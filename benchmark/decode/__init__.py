@@ -1,31 +1,41 @@
-"""Discrete data back from neural fields: clouds, meshes, voxels and images (inr2vec, Appendix C)."""
+"""Discrete data back from neural fields: clouds, meshes, voxels and images (inr2vec, Appendix C).
 
-from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, FieldKind, field_fn, grid_centres
+These are kind-agnostic algorithms (projection onto a distance field's zero set, marching
+cubes at a level, surface voxels of an occupancy grid, images at pixel centres); which one
+a field uses, and at which level, is decided by its kind in ``nfbench.fields.kinds``.
+"""
+
+from nfbench.decode.common import (
+    DEFAULT_MAX_QUERIES,
+    Draws,
+    FieldFn,
+    RandomSource,
+    evaluate_grid,
+    field_fn,
+    grid_centres,
+    query_device,
+)
 from nfbench.decode.image import field_to_image, pixel_centres
-from nfbench.decode.occ import OCC_THRESHOLD, occ_to_cloud, occ_to_voxels, voxels_to_cloud
-from nfbench.decode.quality import FIT_F_SCORE_THRESHOLD, fit_quality, reconstruct_points
-from nfbench.decode.sdf import sample_surface, sdf_to_cloud, sdf_to_mesh
-from nfbench.decode.udf import UDF_CLIP, logits_to_udf, udf_to_cloud
+from nfbench.decode.level_set import level_set_cloud, level_set_meshes, sample_mesh
+from nfbench.decode.projection import DistanceFn, distance_to_cloud
+from nfbench.decode.voxels import occupancy_cloud, voxels_to_cloud
 
 __all__ = [
     "DEFAULT_MAX_QUERIES",
-    "FIT_F_SCORE_THRESHOLD",
-    "OCC_THRESHOLD",
-    "UDF_CLIP",
+    "DistanceFn",
+    "Draws",
     "FieldFn",
-    "FieldKind",
+    "RandomSource",
+    "distance_to_cloud",
+    "evaluate_grid",
     "field_fn",
     "field_to_image",
-    "fit_quality",
     "grid_centres",
-    "logits_to_udf",
-    "occ_to_cloud",
-    "occ_to_voxels",
+    "level_set_cloud",
+    "level_set_meshes",
+    "occupancy_cloud",
     "pixel_centres",
-    "reconstruct_points",
-    "sample_surface",
-    "sdf_to_cloud",
-    "sdf_to_mesh",
-    "udf_to_cloud",
+    "query_device",
+    "sample_mesh",
     "voxels_to_cloud",
 ]

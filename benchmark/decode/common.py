@@ -1,38 +1,74 @@
-"""Plumbing shared by the decoders: batched field callables, query grids, chunked evaluation.
+"""Plumbing shared by the decoders: batched field callables, query grids, chunked evaluation, random draws.
 
 Decoders take a plain batched callable instead of ``(spec, params)`` so that analytic
-fields can stand in for fitted INRs in tests, and any batched model can be decoded.
+fields can stand in for fitted INRs in tests, and any batched model can be decoded. They
+know nothing about field kinds: each kind (``nfbench.fields.kinds``) says which decoder
+it uses and at which level its surface lies.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 from torch import Tensor
 
 from nfbench.fields import FieldSpec, Params, batched_forward
+from nfbench.fitting.streams import ItemStreams
 from nfbench.metrics import require_finite
 
 FieldFn = Callable[[Tensor], Tensor]
 """Batched field: queries ``(B, N, in_dim)`` -> raw outputs (logits) ``(B, N, out_dim)``."""
 
-FieldKind = Literal["udf", "sdf", "occ", "image"]
-
 DEFAULT_MAX_QUERIES = 2**17
 """Query points sent through a field in one call, summed over the INRs of a batch."""
 
+RandomSource = torch.Generator | ItemStreams | None
+"""Where a decoder's random numbers come from: one stream per INR (``ItemStreams``: an INR
+decodes the same whatever else is in its batch), one generator for the whole batch (on the
+decode device), or ``None`` for torch's global generator."""
+
 
 def field_fn(spec: FieldSpec, params: Params) -> FieldFn:
-    """Bind stacked INR parameters ``(B, *shape)`` into the callable the decoders expect."""
+    """Bind stacked INR parameters ``(B, *shape)`` into the callable the decoders and the fitter use."""
     return functools.partial(batched_forward, spec, params)
 
 
-def resolve_device(device: torch.device | str | None) -> torch.device:
-    """``None`` means torch's current default device."""
+def query_device(device: torch.device | str | None) -> torch.device:
+    """Where decoders put their queries: ``device``, or torch's default device when ``None``."""
     return torch.get_default_device() if device is None else torch.device(device)
+
+
+def inverse_cdf(weights: Tensor, u: Tensor) -> Tensor:
+    """Indices into the last axis of ``weights (..., M)`` drawn with probability proportional to
+    the weights, from uniforms ``u (..., n)`` in ``[0, 1)``; zero-weight entries are never drawn."""
+    cdf = weights.cumsum(dim=-1)
+    idx = torch.searchsorted(cdf, u.to(cdf.dtype) * cdf[..., -1:], right=True)
+    return idx.clamp_(max=weights.shape[-1] - 1)
+
+
+class Draws:
+    """The random numbers of one decode of ``batch`` INRs, as ``(B, *shape)`` tensors on ``device``."""
+
+    def __init__(self, source: RandomSource, batch: int, device: torch.device) -> None:
+        if isinstance(source, ItemStreams) and len(source) != batch:
+            raise ValueError(f"{len(source)} item streams for a batch of {batch} fields")
+        self.source, self.batch, self.device = source, batch, device
+
+    def uniform(self, *shape: int) -> Tensor:
+        if isinstance(self.source, ItemStreams):
+            return self.source.uniform(*shape).to(self.device)
+        return torch.rand(self.batch, *shape, generator=self.source, device=self.device)
+
+    def normal(self, *shape: int) -> Tensor:
+        if isinstance(self.source, ItemStreams):
+            return self.source.normal(*shape).to(self.device)
+        return torch.randn(self.batch, *shape, generator=self.source, device=self.device)
+
+    def weighted(self, weights: Tensor, n: int) -> Tensor:
+        """``(B, n)`` indices into ``weights (B, M)``, drawn with replacement in proportion to the weights."""
+        return inverse_cdf(weights, self.uniform(n))
 
 
 def query_chunks(batch: int, n_queries: int, max_queries: int) -> list[slice]:
@@ -89,6 +125,6 @@ def closest_to_level(grid: Tensor, level: float, n_points: int) -> Tensor:
 
 
 def check_count(name: str, value: int) -> None:
-    """Fail early on sizes that would otherwise surface as obscure errors from topk or multinomial."""
+    """Fail early on sizes that would otherwise surface as obscure errors from topk or searchsorted."""
     if value < 1:
         raise ValueError(f"{name} must be positive, got {value}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, evaluate, resolve_device
+from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, evaluate, query_device
 
 
 def pixel_centres(height: int, width: int, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -29,5 +29,5 @@ def field_to_image(
     """Images ``(B, H, W, C)`` in ``[0, 1]``: the field at pixel centres, clamped (fields overshoot)."""
     if height < 1 or width < 1:
         raise ValueError(f"image size must be positive, got {height}x{width}")
-    points = pixel_centres(height, width, resolve_device(device)).expand(batch, -1, -1)
+    points = pixel_centres(height, width, query_device(device)).expand(batch, -1, -1)
     return evaluate(fn, points, channels, max_queries).clamp(0, 1).reshape(batch, height, width, channels)

@@ -39,10 +39,19 @@ def batched_forward(spec: FieldSpec, params: Params, x: Tensor) -> Tensor:
 
     ``params[name]`` has shape ``(B, *param_shape)``; ``x`` is ``(B, N, in_dim)``, or
     ``(N, in_dim)`` to query every field at the same points. Returns ``(B, N, out_dim)``.
+
+    A lone INR is evaluated as a pair of copies: torch's CPU ``baddbmm`` hands a batch of
+    one to plain ``gemm`` (``cpublas::gemm_batched_with_stride``), whose MKL kernel rounds
+    differently from the batched kernel used for two or more (the ``out_dim`` 1 layer
+    differs by ~1e-7). With the pair, an INR's outputs, and so its fit, its decodes and
+    what methods read from it, are bit-identical whatever batch it is evaluated in.
     """
     batch = params["layers.0.weight"].shape[0]
     if x.dim() == 2:
         x = x.unsqueeze(0).expand(batch, -1, -1)
+    if batch == 1:
+        pair = {name: torch.cat([p, p]) for name, p in params.items()}
+        return batched_forward(spec, pair, x.expand(2, *x.shape[1:]))[:1]
     h = encode(spec, x)
     for i in range(spec.depth + 1):
         w = params[f"layers.{i}.weight"]
@@ -62,7 +71,7 @@ class FieldModule(nn.Module):
         self.layers = nn.ModuleList(nn.Linear(i, o) for o, i in spec.layer_shapes())
 
     @classmethod
-    def from_stacked(cls, spec: FieldSpec, params: Params, index: int) -> "FieldModule":
+    def from_stacked(cls, spec: FieldSpec, params: Params, index: int) -> FieldModule:
         module = cls(spec)
         module.load_state_dict({name: params[name][index] for name in spec.param_names()})
         return module

@@ -1,9 +1,12 @@
 """Turn a registered shape dataset into an INR dataset on disk.
 
 The unit of work is a shard: a fixed, contiguous range of items fitted together as one
-chunk. Shard contents, their supervision and the fitting seed depend only on the build
-config and the shard index, so shards can be fitted in any order, by any number of
-workers (``--shard i/N``), killed and resumed, and still produce bit-identical weights.
+chunk. Everything random about an item (its supervision, its query indices during the
+fit, the decoding that measures its fit quality) is seeded by the build seed and the
+item's key alone, so shards can be fitted in any order, by any number of workers
+(``--shard i/N``), with any chunk size, killed and resumed, and still produce
+bit-identical weights and fit-quality numbers (on the CPU; see ``fitting.fitter``).
+Everything that depends on the field kind is asked of the kind (``nfbench.fields.kinds``).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -20,20 +24,23 @@ import numpy as np
 import torch
 from rich.progress import Progress
 
+from nfbench.api.registry import did_you_mean
 from nfbench.datasets import DATASETS
 from nfbench.datasets.base import ItemRef, ShapeDataset, carve_val
-from nfbench.decode import field_fn, fit_quality
+from nfbench.decode import field_fn
 from nfbench.device import describe_device
-from nfbench.errors import DataError
+from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
+from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
 from nfbench.fitting.fitter import fit_batch
+from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json, sha256_text
 from nfbench.paths import datasets_home
 from nfbench.presets import build_preset
 from nfbench.store import writer
 from nfbench.store.layout import META
-from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord
-from nfbench.targets import SamplingConfig, field_loss, make_supervision, normalize_shape, reference_points
+from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord, build_hash, plan_hash
+from nfbench.targets import SamplingConfig, normalize_shape
 
 _VERSIONED = ("nfbench", "torch", "numpy", "open3d", "trimesh", "scikit-image", "safetensors")
 
@@ -86,12 +93,18 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
 def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
     dataset: ShapeDataset = DATASETS.get(req.name)()
     card = dataset.card
+    unknown = [k for k in card.field_kinds if k not in FIELD_KINDS]
+    if unknown:
+        raise ConfigError(f"dataset {req.name!r} declares field kinds {unknown} that are not registered; known: {FIELD_KINDS.names()}")
     field = req.field or card.default_field
     if field not in card.field_kinds:
-        raise ValueError(f"dataset {req.name!r} supports fields {list(card.field_kinds)}, not {field!r}")
+        raise ConfigError(f"dataset {req.name!r} supports fields {list(card.field_kinds)}, not {field!r}{did_you_mean(field, card.field_kinds)}")
+    kind = field_kind(field)
     preset = build_preset(req.preset or card.default_preset)
-    if (field == "image") != (preset.field.in_dim == 2):
-        raise ValueError(f"preset {preset.name!r} ({preset.field.in_dim}-D input) does not fit {field!r} fields")
+    if preset.field.in_dim != kind.in_dim:
+        raise ConfigError(
+            f"preset {preset.name!r} fits {preset.field.in_dim}-D coordinates, but {field!r} fields take {kind.in_dim}-D ones"
+        )
     if card.needs_root and req.root is None:
         raise DataError(req.name, f"needs --root pointing at the local data (expected layout: {card.layout or card.source})")
     fit = preset.fit if req.steps is None else preset.fit.model_copy(update={"steps": req.steps})
@@ -120,9 +133,9 @@ def plan_items(dataset: ShapeDataset, req: BuildRequest) -> list[ItemRecord]:
 
 
 def _prepare_shard(
-    dataset: ShapeDataset, root: Path | None, items: list[ItemRecord], config: BuildConfig
+    dataset: ShapeDataset, root: Path | None, items: list[ItemRecord], config: BuildConfig, kind: FieldKind
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """Load, normalize and sample supervision for each item of a shard (I/O-bound, per shape)."""
+    """Load, normalize and sample supervision and source data for each item of a shard (I/O-bound, per shape)."""
     sampling = SamplingConfig.model_validate(config.sampling)
     coords, targets = [], []
     source: dict[str, list[np.ndarray]] = {}
@@ -130,31 +143,15 @@ def _prepare_shard(
         ref = ItemRef(item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
         shape = normalize_shape(dataset.load(root, ref), item.locator)
         rng = np.random.default_rng(_int_seed(config.seed, item.key))
-        sup = make_supervision(shape, config.field_kind, sampling, rng, item.locator)  # type: ignore[arg-type]
+        sup = kind.supervision(shape, sampling, rng, item.locator)
         coords.append(sup.coords)
         targets.append(sup.targets)
-        if config.field_kind in ("udf", "sdf", "occ"):
-            points, parts = reference_points(shape, config.n_reference_points, rng, item.locator)
-            source.setdefault("points", []).append(points)
-            if parts is not None:
-                source.setdefault("point_parts", []).append(parts)
-        if config.field_kind == "occ":
-            source.setdefault("voxels", []).append(sup.targets.reshape(-1).astype(np.uint8))
-        if config.field_kind == "image":
-            assert shape.image is not None
-            source.setdefault("images", []).append(shape.image)
-        source.setdefault("labels", []).append(np.asarray(item.label))
+        stored = kind.source_tensors(shape, sup, config.n_reference_points, rng, item.locator) | {"labels": np.asarray(item.label)}
+        for name, array in stored.items():
+            source.setdefault(name, []).append(array)
+    # A tensor only some items have (part ids) is not stored for the shard.
     stacked = {k: torch.from_numpy(np.stack(v)) for k, v in source.items() if len(v) == len(items)}
     return torch.from_numpy(np.stack(coords)), torch.from_numpy(np.stack(targets)), stacked
-
-
-def _quality_reference(config: BuildConfig, source: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor:
-    if config.field_kind == "image":
-        return source["images"].to(device)
-    if config.field_kind == "occ":
-        res = round(source["voxels"].shape[1] ** (1 / 3))
-        return source["voxels"].reshape(-1, res, res, res).bool().to(device)
-    return source["points"].to(device)
 
 
 def fit_shard(
@@ -163,27 +160,28 @@ def fit_shard(
     config: BuildConfig,
     init: Params,
     items: list[ItemRecord],
-    shard: int,
     device: torch.device,
-    on_step=None,
+    on_step: Callable[[int], None] | None = None,
 ) -> tuple[Params, dict[str, torch.Tensor], list[ItemRecord]]:
-    coords, targets, source = _prepare_shard(dataset, root, items, config)
+    """Fit one chunk of items; returns the stacked weights, the source tensors and the items with their fit record."""
+    kind = field_kind(config.field_kind)
+    coords, targets, source = _prepare_shard(dataset, root, items, config, kind)
     params, loss = fit_batch(
         config.field,
         init,
         coords.to(device),
         targets.to(device),
-        field_loss(config.field_kind),  # type: ignore[arg-type]
+        kind.loss,
         config.fit,
-        seed=_int_seed(config.seed, "shard", shard),
+        seeds=[_int_seed(config.seed, "fit", item.key) for item in items],
         on_step=on_step,
     )
-    quality = fit_quality(
+    quality = kind.fit_quality(
         field_fn(config.field, params),
         len(items),
-        config.field_kind,
-        _quality_reference(config, source, device),
+        kind.quality_reference(source, device),
         resolution=config.quality_resolution,
+        generator=ItemStreams([_int_seed(config.seed, "quality", item.key) for item in items]),
     )
     fitted = []
     for i, item in enumerate(items):
@@ -195,7 +193,7 @@ def fit_shard(
 def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | None = None) -> tuple[Path, bool]:
     """Fit this worker's missing shards; returns the directory and whether it is complete."""
     if not 0 <= req.shard_index < req.shard_count:
-        raise ValueError(f"--shard {req.shard_index}/{req.shard_count}: index must be in [0, {req.shard_count})")
+        raise ConfigError(f"--shard {req.shard_index}/{req.shard_count}: index must be in [0, {req.shard_count})")
     dataset, config, out = resolve_build(req)
     plan = plan_items(dataset, req)
     spec = config.field
@@ -205,18 +203,18 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
         name=req.name,
         card=dataset.card.model_dump(mode="json"),
         build=config,
-        build_hash=sha256_json(config.model_dump(mode="json")),
+        build_hash=build_hash(config.model_dump(mode="json")),
         init_hash=params_hash(spec, init),
         class_names=dataset.class_names(req.root),
         n_items=len(plan),
         n_shards=math.ceil(len(plan) / chunk),
-        plan_hash=sha256_json([[p.key, p.split, p.label, p.fingerprint] for p in plan]),
+        plan_hash=plan_hash([p.model_dump() for p in plan]),
         source_fingerprint=sha256_json([p.fingerprint for p in plan]),
         versions=package_versions(),
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if not (out / META).exists() and plan:
-        _prepare_shard(dataset, req.root, plan[:1], config)  # fail on bad input before writing anything
+        _prepare_shard(dataset, req.root, plan[:1], config, field_kind(config.field_kind))  # fail on bad input before writing anything
     meta = writer.begin(out, meta, plan, init, spec)
     todo = [
         s
@@ -235,7 +233,7 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
             if progress is not None and task is not None:
                 progress.advance(task, share)
 
-        params, source, fitted = fit_shard(dataset, req.root, config, init, items, s, device, on_step)
+        params, source, fitted = fit_shard(dataset, req.root, config, init, items, device, on_step)
         writer.write_shard(
             out, s, s * chunk, params, source, fitted, time.perf_counter() - start, describe_device(device)
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ def run_one(
         n_parameters_training=trained.method.n_training_parameters(),
         train_seconds=trained.train_seconds,
         inference_ms_per_inr=result.inference_ms_per_inr,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     if not is_main():
         return record, None

@@ -12,6 +12,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+# mkstemp creates files readable by their owner only; a dataset is meant to be shared, so
+# renamed files get the permissions a plain open() would give them. Read once, at import,
+# because reading the umask means setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` and rename the result onto ``path``."""
@@ -20,6 +26,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

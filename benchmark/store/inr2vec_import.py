@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -21,9 +21,8 @@ from nfbench.fields import field_preset
 from nfbench.fields.functional import unflatten_params
 from nfbench.hashing import sha256_file, sha256_json
 from nfbench.store import writer
-from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord
+from nfbench.store.schema import SPLITS, BuildConfig, DatasetMeta, ItemRecord, build_hash, plan_hash
 
-SPLITS = ("train", "val", "test")
 IMPORT_CHUNK = 64
 REFERENCE_POINTS = 2048
 
@@ -83,11 +82,11 @@ def import_inr2vec_folder(
         seed=0, limit=None, n_reference_points=REFERENCE_POINTS, quality_resolution=0,
     )
     meta = DatasetMeta(
-        name=source.name, card={}, build=config, build_hash=sha256_json(config.model_dump(mode="json")),
+        name=source.name, card={}, build=config, build_hash=build_hash(config.model_dump(mode="json")),
         init_hash=None, class_names=names, n_items=len(plan), n_shards=math.ceil(len(plan) / IMPORT_CHUNK),
-        plan_hash=sha256_json([[p.key, p.split, p.label, p.fingerprint] for p in plan]),
+        plan_hash=plan_hash([p.model_dump() for p in plan]),
         source_fingerprint=sha256_json([p.fingerprint for p in plan]), versions={},
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), origin="inr2vec",
+        created=datetime.now(UTC).isoformat(timespec="seconds"), origin="inr2vec",
     )
     writer.begin(out, meta, plan, init=None, spec=spec)
     for s in range(meta.n_shards):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 META = "meta.json"
 PLAN = "plan.json"
 INIT = "init.safetensors"

@@ -7,14 +7,17 @@ touching a shared file.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from nfbench.fields import FieldSpec
 from nfbench.fitting.fitter import FitConfig
+from nfbench.hashing import sha256_json
 
 FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
 
 
 class _Strict(BaseModel):
@@ -82,3 +85,21 @@ class DatasetMeta(_Strict):
     splits: dict[str, int] = Field(default_factory=dict)
     files: dict[str, FileEntry] = Field(default_factory=dict, description="checksums of every file, when complete")
     origin: str = "nfbench"
+
+
+def build_hash(build: Mapping[str, Any]) -> str:
+    """``meta.build_hash``: sha256 of the build config in its JSON form, as stored in ``meta.json``.
+
+    Readers hash the stored JSON itself rather than a re-validated model, so an edited
+    ``meta.json`` is caught even when later code versions add defaulted config fields.
+    """
+    return sha256_json(build)
+
+
+def plan_hash(plan: Iterable[Mapping[str, Any]]) -> str:
+    """``meta.plan_hash``: what identifies the items (key, split, label, raw-file hash), in index order.
+
+    Takes the plan's JSON rows (``item.model_dump()``, as stored in ``plan.json``) so that
+    a reader hashes a 100K-item plan without building a model per item.
+    """
+    return sha256_json([[p["key"], p["split"], p["label"], p["fingerprint"]] for p in plan])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from safetensors.torch import save_file
 from torch import Tensor
@@ -55,36 +56,74 @@ def begin(out: Path, meta: DatasetMeta, plan: list[ItemRecord], init: Params | N
     return meta
 
 
-def read_meta(out: Path) -> DatasetMeta:
+def read_meta_json(out: Path) -> tuple[DatasetMeta, dict[str, Any]]:
+    """The metadata and the raw JSON it was parsed from (readers re-hash the stored build config)."""
     path = out / layout.META
-    if not path.exists():
-        raise DataError(path, "not an nfbench dataset (meta.json missing)")
+    if not path.is_file():
+        what = "is not a regular file" if path.exists() else "not an nfbench dataset (meta.json missing)"
+        raise DataError(path, what)
     try:
-        return DatasetMeta.model_validate_json(path.read_text())
+        raw = json.loads(path.read_bytes())
+        return DatasetMeta.model_validate(raw), raw
+    except OSError as exc:
+        raise DataError(path, f"unreadable ({exc.strerror or exc})") from exc
     except ValueError as exc:
         raise DataError(path, f"unreadable dataset metadata: {str(exc).splitlines()[0]}") from exc
 
 
-def read_plan(out: Path) -> list[ItemRecord]:
-    path = out / layout.PLAN
+def read_meta(out: Path) -> DatasetMeta:
+    return read_meta_json(out)[0]
+
+
+_manifests: dict[Path, tuple[tuple[int, int, int], dict[str, FileEntry]]] = {}
+
+
+def _complete_manifest(out: Path) -> dict[str, FileEntry]:
+    """The file checksums of a complete dataset (``{}`` while building), parsed once per meta.json version.
+
+    Called once per shard by a resuming build: re-parsing a 100K-INR manifest per shard
+    would cost more than the hashing it saves.
+    """
+    path = out / layout.META
     try:
-        return [ItemRecord.model_validate(d) for d in json.loads(path.read_text())]
-    except (OSError, ValueError) as exc:
-        raise DataError(path, f"unreadable item plan: {str(exc).splitlines()[0]}") from exc
+        st = path.stat()
+    except OSError:
+        return {}
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    cached = _manifests.get(path)
+    if cached is None or cached[0] != key:
+        try:
+            meta = read_meta(out)
+        except DataError:
+            return {}
+        cached = (key, meta.files if meta.complete else {})
+        _manifests[path] = cached
+    return cached[1]
 
 
 def read_shard_record(out: Path, shard: int) -> ShardRecord | None:
-    """The shard's record if the shard is complete and intact, else ``None`` (refit it)."""
+    """The shard's record if the shard is complete and intact, else ``None`` (refit it).
+
+    A complete dataset is immutable: when its manifest lists exactly the checksums this
+    record lists, the files are not re-hashed (re-opening a finished 100K-INR dataset
+    would otherwise read all of it). Shards of a build in progress are always hashed.
+    The reader verifies checksums again on first read.
+    """
     path = out / layout.record_file(shard)
-    if not path.exists():
+    if not path.is_file():
         return None
     try:
-        record = ShardRecord.model_validate_json(path.read_text())
-    except ValueError:
+        record = ShardRecord.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
         return None
+    if record.shard != shard or set(record.files) != {layout.weights_file(shard), layout.source_file(shard)}:
+        return None
+    manifest = _complete_manifest(out)
     for name, entry in record.files.items():
         f = out / name
-        if not f.exists() or f.stat().st_size != entry.bytes or sha256_file(f) != entry.sha256:
+        if not f.is_file() or f.stat().st_size != entry.bytes:
+            return None
+        if manifest.get(name) != entry and sha256_file(f) != entry.sha256:
             return None
     return record
 
@@ -113,6 +152,8 @@ def write_shard(
 def finalize(out: Path) -> DatasetMeta | None:
     """Mark the dataset complete once every shard exists; return ``None`` while some are missing."""
     meta = read_meta(out)
+    if meta.complete:  # immutable from here on: nothing to re-hash or rewrite
+        return meta
     records = [read_shard_record(out, s) for s in range(meta.n_shards)]
     if any(r is None for r in records):
         return None

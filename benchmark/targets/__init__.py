@@ -1,15 +1,20 @@
-"""Supervision for fitting fields: normalization, query sampling, targets, inside tests and losses."""
+"""Supervision for fitting fields: normalization, query sampling, inside tests and losses.
 
-from nfbench.targets.config import SAMPLING_PRESETS, SamplingConfig, SignMethod, query_count
+Kind-agnostic building blocks only; each field kind in ``nfbench.fields.kinds`` combines
+them into its supervision, target encoding and loss.
+"""
+
+from nfbench.targets.config import SAMPLING_PRESETS, SamplingConfig, SignMethod
 from nfbench.targets.geometry import normalize_shape, sample_surface
-from nfbench.targets.inside import MeshOracle, voxel_centres
-from nfbench.targets.losses import FOCAL_ALPHA, FOCAL_GAMMA, bce_loss, field_loss, focal_loss, mse_loss
+from nfbench.targets.inside import MeshOracle, mesh_oracle, voxel_centres
+from nfbench.targets.losses import FOCAL_ALPHA, FOCAL_GAMMA, LossFn, bce_loss, focal_loss, mse_loss
 from nfbench.targets.supervision import (
-    SDF_CLIP,
-    UDF_CLIP,
     Supervision,
-    make_supervision,
-    pixel_centres,
+    check_image,
+    check_voxels,
+    cloud_draw,
+    finish_supervision,
+    mesh_draw,
     reference_points,
     resample_voxels,
     sample_queries,
@@ -19,22 +24,23 @@ __all__ = [
     "SAMPLING_PRESETS",
     "SamplingConfig",
     "SignMethod",
-    "query_count",
     "normalize_shape",
     "sample_surface",
     "MeshOracle",
+    "mesh_oracle",
     "voxel_centres",
     "FOCAL_ALPHA",
     "FOCAL_GAMMA",
+    "LossFn",
     "bce_loss",
-    "field_loss",
     "focal_loss",
     "mse_loss",
-    "SDF_CLIP",
-    "UDF_CLIP",
     "Supervision",
-    "make_supervision",
-    "pixel_centres",
+    "check_image",
+    "check_voxels",
+    "cloud_draw",
+    "finish_supervision",
+    "mesh_draw",
     "reference_points",
     "resample_voxels",
     "sample_queries",

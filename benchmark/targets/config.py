@@ -1,8 +1,8 @@
 """How many supervision queries a shape gets, where they lie, and how inside/outside is decided.
 
 The fitter stacks the supervision of many shapes into one tensor, so the number of
-queries ``Q`` must depend only on this config and the field kind (``query_count``), never
-on the shape.
+queries ``Q`` must depend only on this config and the field kind
+(``FieldKind.query_count``), never on the shape.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from nfbench.datasets.base import FieldKind
 
 SignMethod = Literal["parity", "vote", "flood", "flood_vote", "winding", "ray_winding", "hybrid_winding"]
 """Inside test for meshes (see ``nfbench.targets.inside``; compared in leaderboards/sdf_sign.md).
@@ -50,7 +48,7 @@ class SamplingConfig(BaseModel):
     flood_res: int = Field(128, ge=8, le=1024)  # surface voxelization for flood / flood_vote
 
     @model_validator(mode="after")
-    def _some_queries(self) -> "SamplingConfig":
+    def _some_queries(self) -> SamplingConfig:
         if self.n_queries == 0:
             raise ValueError("at least one query group must be non-empty")
         return self
@@ -66,7 +64,7 @@ class SamplingConfig(BaseModel):
         return {"near": self.near, "medium": self.medium, "far": self.far, "uniform": self.uniform, "surface": self.surface}
 
     @classmethod
-    def preset(cls, name: str) -> "SamplingConfig":
+    def preset(cls, name: str) -> SamplingConfig:
         from nfbench.api.registry import did_you_mean
 
         if name not in SAMPLING_PRESETS:
@@ -84,15 +82,3 @@ SAMPLING_PRESETS: dict[str, SamplingConfig] = {
     "tiny": SamplingConfig(near=2_000, medium=1_600, far=200, uniform=200, surface=80, voxel_res=16),
 }
 
-
-def query_count(field: FieldKind, cfg: SamplingConfig, image_hw: tuple[int, int] | None = None) -> int:
-    """``Q`` of ``make_supervision``: fixed by the config, except images (one query per pixel)."""
-    if field in ("udf", "sdf"):
-        return cfg.n_queries
-    if field == "occ":
-        return cfg.voxel_res**3
-    if field == "image":
-        if image_hw is None:
-            raise ValueError("image fields have one query per pixel: pass image_hw=(H, W)")
-        return image_hw[0] * image_hw[1]
-    raise ValueError(f"unknown field kind {field!r}")

@@ -41,6 +41,7 @@ import open3d as o3d
 import torch
 from scipy import ndimage
 
+from nfbench.decode.common import grid_centres
 from nfbench.errors import DataError
 from nfbench.targets.config import SignMethod
 from nfbench.targets.geometry import Source, check_mesh, check_points
@@ -313,9 +314,8 @@ class _FloodGrid:
 
 
 def voxel_centres(res: int) -> np.ndarray:
-    """``(res^3, 3)`` centres ``-1 + (2i + 1)/res`` of a grid over [-1, 1]^3, C order over (x, y, z)."""
-    axis = -1 + (2 * np.arange(res) + 1) / res
-    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3)
+    """``grid_centres`` as float64 numpy: ``(res^3, 3)``, C order over (x, y, z), the decoders' grid."""
+    return grid_centres(res, torch.device("cpu"), torch.float64).numpy()
 
 
 def mesh_oracle(vertices: np.ndarray | None, faces: np.ndarray | None, source: Source) -> MeshOracle:

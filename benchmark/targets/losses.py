@@ -1,4 +1,4 @@
-"""Fitting losses, one value per INR.
+"""Fitting losses, one value per INR (each field kind picks one).
 
 The fitter trains many INRs in one batch and sums their losses: a per-INR mean (over
 points and outputs) keeps each INR's gradient independent of the others and of the
@@ -12,8 +12,6 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 from torch.nn import functional as F
-
-from nfbench.datasets.base import FieldKind
 
 FOCAL_ALPHA = 0.1
 FOCAL_GAMMA = 3.0
@@ -51,12 +49,3 @@ def mse_loss(pred: Tensor, target: Tensor) -> Tensor:
     _check(pred, target)
     return (pred - target).square().mean(dim=(1, 2))
 
-
-_LOSSES: dict[str, LossFn] = {"udf": bce_loss, "sdf": bce_loss, "occ": focal_loss, "image": mse_loss}
-
-
-def field_loss(field: FieldKind) -> LossFn:
-    """``loss(pred, target) -> (B,)`` for ``(B, N, out_dim)`` inputs."""
-    if field not in _LOSSES:
-        raise ValueError(f"unknown field kind {field!r}; expected one of {sorted(_LOSSES)}")
-    return _LOSSES[field]

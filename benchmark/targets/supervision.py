@@ -1,14 +1,10 @@
-"""Per-shape supervision (query coordinates and targets) for each field kind.
+"""Building blocks of per-shape supervision (query coordinates and targets).
 
-Target encodings (the fields output logits; nfbench.decode inverts these):
-- udf: ``1 - clip(d, 0, 0.1) / 0.1`` with ``d`` the distance to the surface (1-NN to
-  the cloud, or the exact point-to-triangle distance for a mesh); 1 on the surface.
-- sdf: ``(clip(s, -0.1, 0.1) + 0.1) / 0.2``, ``s`` negative inside; the surface is
-  target 0.5, i.e. logit 0.
-- occ: 1 inside, 0 outside, at every voxel centre ``-1 + (2i + 1)/R`` of [-1, 1]^3
-  (C order over x, y, z, so ``targets.reshape(R, R, R)`` is the grid).
-- image: intensities ``(H*W, C)`` at pixel centres, row-major; ``coords[:, 0]`` is x
-  (the column, left to right) and ``coords[:, 1]`` is y (the row, top to bottom).
+Each field kind (``nfbench.fields.kinds``) assembles its supervision from these: query
+groups around a surface, voxel grids, pixel grids, and the checks and conversions of raw
+shape data; the target encodings belong to the kinds. Coordinates lie in [-1, 1]^d, the
+frame of the normalized shapes, and all arrays are float32 numpy (sampled per shape, on
+the CPU, before the fitter stacks them).
 """
 
 from __future__ import annotations
@@ -17,16 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from nfbench.datasets.base import FieldKind, Shape
+from nfbench.datasets.base import Shape
 from nfbench.errors import DataError
 from nfbench.targets.config import SamplingConfig
 from nfbench.targets.geometry import Source, check_mesh, check_points, sample_surface
-from nfbench.targets.inside import mesh_oracle, voxel_centres
-
-UDF_CLIP = 0.1
-SDF_CLIP = 0.1
 
 
 @dataclass(frozen=True)
@@ -35,14 +26,6 @@ class Supervision:
 
     coords: np.ndarray
     targets: np.ndarray
-
-
-def udf_target(distance: np.ndarray) -> np.ndarray:
-    return 1.0 - np.clip(distance, 0.0, UDF_CLIP) / UDF_CLIP
-
-
-def sdf_target(signed: np.ndarray) -> np.ndarray:
-    return (np.clip(signed, -SDF_CLIP, SDF_CLIP) + SDF_CLIP) / (2 * SDF_CLIP)
 
 
 def sample_queries(draw_surface: Callable[[int], np.ndarray], cfg: SamplingConfig, rng: np.random.Generator) -> np.ndarray:
@@ -54,14 +37,6 @@ def sample_queries(draw_surface: Callable[[int], np.ndarray], cfg: SamplingConfi
     groups.append(rng.uniform(-1.0, 1.0, (cfg.uniform, 3)))
     groups.append(draw_surface(cfg.surface))
     return np.clip(np.concatenate(groups), -1.0, 1.0)
-
-
-def pixel_centres(height: int, width: int) -> np.ndarray:
-    """``(H*W, 2)`` pixel centres in [-1, 1]^2, row-major; column 0 is x (column), 1 is y (row)."""
-    y = -1 + (2 * np.arange(height) + 1) / height
-    x = -1 + (2 * np.arange(width) + 1) / width
-    yy, xx = np.meshgrid(y, x, indexing="ij")
-    return np.stack([xx, yy], axis=-1).reshape(-1, 2)
 
 
 def resample_voxels(voxels: np.ndarray, res: int) -> np.ndarray:
@@ -80,7 +55,8 @@ def resample_voxels(voxels: np.ndarray, res: int) -> np.ndarray:
     return fine.mean(axis=(1, 3, 5)) >= 0.5
 
 
-def _check_voxels(voxels: np.ndarray, source: Source) -> np.ndarray:
+def check_voxels(voxels: np.ndarray, source: Source) -> np.ndarray:
+    """A cubic bool grid, or ``DataError``: loaders may hand 0/1 numbers of any dtype."""
     v = np.asarray(voxels)
     if v.ndim != 3 or len(set(v.shape)) != 1 or v.shape[0] == 0:
         raise DataError(source, f"voxels must be a cubic (R, R, R) grid, got {v.shape}")
@@ -91,7 +67,8 @@ def _check_voxels(voxels: np.ndarray, source: Source) -> np.ndarray:
     return v
 
 
-def _check_image(image: np.ndarray, source: Source) -> np.ndarray:
+def check_image(image: np.ndarray, source: Source) -> np.ndarray:
+    """A finite float32 ``(H, W, C)`` image in [0, 1] (a grey ``(H, W)`` one gains its channel axis), or ``DataError``."""
     img = np.asarray(image, dtype=np.float32)
     if img.ndim == 2:
         img = img[..., None]
@@ -104,57 +81,18 @@ def _check_image(image: np.ndarray, source: Source) -> np.ndarray:
     return img
 
 
-def _cloud_draw(points: np.ndarray, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+def cloud_draw(points: np.ndarray, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    """Surface samples for ``sample_queries`` from a cloud: its points, drawn with replacement."""
     return lambda n: points[rng.integers(0, len(points), n)]
 
 
-def _mesh_draw(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+def mesh_draw(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    """Surface samples for ``sample_queries`` from a mesh: uniform over its area."""
     return lambda n: sample_surface(vertices, faces, n, rng)[0]
 
 
-def make_supervision(
-    shape: Shape, field: FieldKind, cfg: SamplingConfig, rng: np.random.Generator, source: Source = "<shape>"
-) -> Supervision:
-    """Queries and targets for one already-normalized shape (see the module docstring).
-
-    udf uses the cloud if the shape has one, else the mesh; sdf needs a mesh (sign from
-    ``cfg.sign``); occ uses the voxel grid (resampled to ``cfg.voxel_res``), else the mesh
-    voxelized with ``cfg.sign`` at voxel centres; image needs an image.
-    """
-    if field == "udf":
-        if shape.points is not None:
-            pts = check_points(shape.points, "points", source)
-            coords = sample_queries(_cloud_draw(pts, rng), cfg, rng)
-            dist = cKDTree(pts).query(coords, k=1)[0]
-        elif shape.vertices is not None and shape.faces is not None:
-            v, f = check_mesh(shape.vertices, shape.faces, source)
-            coords = sample_queries(_mesh_draw(v, f, rng), cfg, rng)
-            dist = mesh_oracle(v, f, source).distance(coords)
-        else:
-            raise DataError(source, "udf fields need a point cloud or a mesh")
-        return _finish(coords, udf_target(dist)[:, None], source)
-    if field == "sdf":
-        oracle = mesh_oracle(shape.vertices, shape.faces, source)
-        coords = sample_queries(_mesh_draw(oracle.vertices, oracle.faces, rng), cfg, rng)
-        signed = oracle.signed_distance(coords, cfg.sign, rng, cfg.sign_rays, cfg.flood_res)
-        return _finish(coords, sdf_target(signed)[:, None], source)
-    if field == "occ":
-        if shape.voxels is not None:
-            grid = resample_voxels(_check_voxels(shape.voxels, source), cfg.voxel_res)
-        elif shape.vertices is not None and shape.faces is not None:
-            grid = mesh_oracle(shape.vertices, shape.faces, source).voxelize(cfg.voxel_res, cfg.sign, rng, cfg.sign_rays, cfg.flood_res)
-        else:
-            raise DataError(source, "occ fields need a voxel grid or a mesh")
-        return _finish(voxel_centres(cfg.voxel_res), grid.reshape(-1, 1), source)
-    if field == "image":
-        if shape.image is None:
-            raise DataError(source, "image fields need an image")
-        img = _check_image(shape.image, source)
-        return _finish(pixel_centres(*img.shape[:2]), img.reshape(-1, img.shape[2]), source)
-    raise ValueError(f"unknown field kind {field!r}")
-
-
-def _finish(coords: np.ndarray, targets: np.ndarray, source: Source) -> Supervision:
+def finish_supervision(coords: np.ndarray, targets: np.ndarray, source: Source) -> Supervision:
+    """``Supervision`` as contiguous float32 arrays, or ``DataError`` on non-finite values."""
     coords = np.ascontiguousarray(coords, dtype=np.float32)
     targets = np.ascontiguousarray(targets, dtype=np.float32)
     if not (np.isfinite(coords).all() and np.isfinite(targets).all()):

@@ -40,7 +40,7 @@ class DecodedView(View):
         """Decode a chunk of INRs (stacked ``params`` on ``ctx.device``) into ``(B, ...)`` data."""
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> "DecodedView":
+    def open(cls, ctx: ViewContext, split: str) -> DecodedView:
         try:
             options = cls.Options.model_validate(ctx.options)
         except ValueError as exc:

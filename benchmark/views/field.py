@@ -20,7 +20,7 @@ class FieldBatch:
     def __len__(self) -> int:
         return next(iter(self._params.values())).shape[0]
 
-    def to(self, device) -> "FieldBatch":  # type: ignore[no-untyped-def]
+    def to(self, device) -> FieldBatch:  # type: ignore[no-untyped-def]
         return FieldBatch(self.spec, {k: v.to(device) for k, v in self._params.items()})
 
     def __call__(self, coords: Tensor) -> Tensor:
@@ -36,7 +36,7 @@ class FieldView(View):
         self._reader = reader
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> "FieldView":
+    def open(cls, ctx: ViewContext, split: str) -> FieldView:
         if ctx.input_mode != "fields":
             raise ConfigError(f"the {cls.name!r} view exists only for INRs, not for --input {ctx.input_mode}")
         return cls(ctx, ctx.reader(split))

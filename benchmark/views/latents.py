@@ -37,7 +37,7 @@ class LatentsView(View):
         self._keys = reader.keys
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> "LatentsView":
+    def open(cls, ctx: ViewContext, split: str) -> LatentsView:
         if ctx.input_mode != "fields":
             raise ConfigError(f"the {cls.name!r} view samples INRs; it has no --input {ctx.input_mode} form")
         try:

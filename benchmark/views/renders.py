@@ -20,7 +20,7 @@ class RendersView(View):
     description = "(K, C, H, W) renders of each INR from a fixed camera ring (renderer: with the ResNet baselines)"
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> "RendersView":
+    def open(cls, ctx: ViewContext, split: str) -> RendersView:
         raise ConfigError(
             f"the {cls.name!r} view needs the field renderer, which ships with the ResNet single/multi-view baselines; "
             "no registered method can read it yet"

@@ -77,7 +77,7 @@ class WeightGraphView(View):
         self._reader = reader
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> "WeightGraphView":
+    def open(cls, ctx: ViewContext, split: str) -> WeightGraphView:
         if ctx.input_mode != "fields":
             raise ConfigError(f"the {cls.name!r} view exists only for INRs, not for --input {ctx.input_mode}")
         if ctx.info.spec.encoding != "none":

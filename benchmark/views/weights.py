@@ -19,7 +19,7 @@ class WeightsView(View):
         self._reader = reader
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> "WeightsView":
+    def open(cls, ctx: ViewContext, split: str) -> WeightsView:
         if ctx.input_mode != "fields":
             raise ConfigError(f"the {cls.name!r} view exists only for INRs; --input {ctx.input_mode} has no weights")
         return cls(ctx, ctx.reader(split))

@@ -1,0 +1,112 @@
+"""Views: per-item datasets over the shards, decoded views cached once, and clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nfbench.api import DataInfo
+from nfbench.errors import ConfigError, DataError
+from nfbench.fields import batched_forward
+from nfbench.views import VIEWS
+from nfbench.views.context import ViewContext
+
+CPU = torch.device("cpu")
+
+
+def context(data, tmp_path, input_mode="fields", **options) -> ViewContext:
+    info = DataInfo(spec=data.spec, field_kind=data.field_kind, class_names=tuple(data.class_names), input_mode=input_mode)
+    return ViewContext(data, info, input_mode, CPU, tmp_path / "views", options)
+
+
+def test_every_registered_view_declares_itself():
+    assert set(VIEWS.names()) == {"weights", "weight-graph", "field", "points", "voxels", "renders", "latents"}
+    assert all(VIEWS.get(n).name == n and VIEWS.get(n).description for n in VIEWS.names())
+
+
+def test_weights_view_reads_items_of_its_split_in_order(tiny_dataset, tmp_path):
+    view = VIEWS.get("weights").open(context(tiny_dataset, tmp_path), "val")
+    indices = tiny_dataset.split_indices("val")
+    assert len(view) == len(indices) and torch.equal(view.labels, tiny_dataset.labels_of(indices))
+    batch = view[len(view) - 1]
+    expected = tiny_dataset.read_params(indices[-1:])
+    assert all(torch.equal(batch.data[k], expected[k]) for k in expected)
+    seen = torch.cat([b.index for b in view.loader(4, shuffle=True, seed=1)])
+    assert sorted(seen.tolist()) == list(range(len(view)))  # one epoch covers every item once
+
+
+def test_weight_graph_edges_are_the_weights_and_nodes_the_biases(tiny_dataset, tmp_path):
+    view = VIEWS.get("weight-graph").open(context(tiny_dataset, tmp_path), "train")
+    graphs = view.read(torch.tensor([0, 2]))
+    params = tiny_dataset.read_params(tiny_dataset.split_indices("train")[[0, 2]])
+    spec = tiny_dataset.spec
+    second = graphs.get_example(1)
+    assert torch.equal(second.edge_attr[: spec.hidden * spec.in_dim, 0], params["layers.0.weight"][1].flatten())
+    assert torch.equal(second.x[spec.in_dim : spec.in_dim + spec.hidden, 0], params["layers.0.bias"][1])
+    # A message-passing sum over incoming edges reproduces the first layer's pre-activations at x = 1.
+    ones = torch.ones(1, 1, spec.in_dim)
+    src, dst = second.edge_index
+    first_layer = (dst >= spec.in_dim) & (dst < spec.in_dim + spec.hidden)
+    summed = torch.zeros(second.num_nodes).index_add_(0, dst[first_layer], second.edge_attr[first_layer, 0])
+    pre = summed[spec.in_dim : spec.in_dim + spec.hidden] + second.x[spec.in_dim : spec.in_dim + spec.hidden, 0]
+    expected = (ones @ params["layers.0.weight"][1].T + params["layers.0.bias"][1]).flatten()
+    assert torch.allclose(pre, expected, atol=1e-6)
+
+
+def test_field_view_is_the_inr_function(tiny_dataset, tmp_path):
+    view = VIEWS.get("field").open(context(tiny_dataset, tmp_path), "test")
+    coords = torch.rand(3, 10, 3) * 2 - 1
+    fields = view.read(torch.tensor([0, 1, 2]))
+    params = tiny_dataset.read_params(tiny_dataset.split_indices("test")[:3])
+    assert torch.equal(fields(coords), batched_forward(tiny_dataset.spec, params, coords))
+
+
+def test_latents_view_samples_each_item_the_same_in_any_batch(tiny_dataset, tmp_path):
+    view = VIEWS.get("latents").open(context(tiny_dataset, tmp_path, n_samples=32), "train")
+    together = view.read(torch.tensor([0, 1, 2]))
+    alone = view.read(torch.tensor([2]))
+    assert together["coords"].shape == (3, 32, 3) and together["values"].shape == (3, 32, 1)
+    assert torch.equal(together["coords"][2], alone["coords"][0]) and torch.equal(together["values"][2], alone["values"][0])
+
+
+def test_points_view_is_decoded_once_cached_and_timed(tiny_dataset, tmp_path, monkeypatch):
+    points = VIEWS.get("points")
+    ctx = context(tiny_dataset, tmp_path, n_points=32, resolution=16)
+    first = points.open(ctx, "val")
+    assert first.read(torch.arange(len(first))).shape == (len(first), 32, 3)
+    assert first.decoded is not None and len(first.decoded.decode_seconds) == len(first)
+    assert bool((first.decoded.decode_seconds > 0).all())
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("a cached view was decoded again")
+
+    monkeypatch.setattr(type(tiny_dataset), "read_params", no_decode)
+    again = points.open(ctx, "val")
+    assert torch.equal(again.read(torch.arange(len(again))), first.read(torch.arange(len(first))))
+
+
+def test_a_corrupted_cache_part_is_named(tiny_dataset, tmp_path):
+    view = VIEWS.get("points").open(context(tiny_dataset, tmp_path, n_points=16, resolution=16), "val")
+    part = view.decoded.part_file(view.decoded.folder, 0)
+    raw = bytearray(part.read_bytes())
+    raw[-1] ^= 0xFF
+    part.write_bytes(bytes(raw))
+    fresh = VIEWS.get("points").open(context(tiny_dataset, tmp_path, n_points=16, resolution=16), "val")
+    with pytest.raises(DataError, match="part-00000.safetensors: decoded-view cache part is corrupted"):
+        fresh.read(torch.tensor([0]))
+
+
+def test_voxels_view_decodes_a_grid(tiny_dataset, tmp_path):
+    view = VIEWS.get("voxels").open(context(tiny_dataset, tmp_path, resolution=8), "val")
+    grids = view.read(torch.tensor([0, 1]))
+    assert grids.shape == (2, 8, 8, 8) and grids.dtype == torch.uint8
+
+
+def test_views_refuse_input_modes_they_have_no_form_for(tiny_dataset, tmp_path):
+    for name in ("weights", "weight-graph", "field", "latents"):
+        with pytest.raises(ConfigError, match="--input source"):
+            VIEWS.get(name).open(context(tiny_dataset, tmp_path, input_mode="source"), "train")
+    with pytest.raises(ConfigError, match="renderer"):
+        VIEWS.get("renders").open(context(tiny_dataset, tmp_path), "train")
+    with pytest.raises(ConfigError, match="n_points"):
+        VIEWS.get("points").open(context(tiny_dataset, tmp_path, n_points=0), "train")
