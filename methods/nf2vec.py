@@ -29,7 +29,8 @@ from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
 from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.training import bn_mlp
-from nfbench.training.evaluation import accuracy_of, predict_view
+from nfbench.training.evaluation import predict_view
+from nfbench.training.supervised import fit_classifier
 from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
 from nfbench.views.tensor import TensorView
 
@@ -297,24 +298,18 @@ class Nf2Vec(Method):
         pretext = self.train_pretext(train, progress)
         pretext_seconds = time.perf_counter() - start
         train_emb, val_emb = TensorView(train, self.embed(train)), TensorView(val, self.embed(val))
-        trainer = Trainer(
-            TrainerConfig(epochs=cfg.cls_epochs, lr=cfg.cls_lr, weight_decay=cfg.cls_weight_decay, seed=self.seed),
+        history = fit_classifier(
             self.classifier,
-            lambda model, batch: F.cross_entropy(model(batch.data), batch.labels),
+            train_emb,
+            val_emb,
+            TrainerConfig(epochs=cfg.cls_epochs, lr=cfg.cls_lr, weight_decay=cfg.cls_weight_decay, seed=self.seed),
+            batch_size=cfg.cls_batch_size,
+            eval_batch_size=cfg.cls_batch_size,
             device=self.device,
-            val_fn=lambda model: accuracy_of(model, val_emb, cfg.cls_batch_size, self.device),
-            scheduler=one_cycle,
             progress=progress,
             description="nf2vec classifier",
         )
-        result = trainer.fit(train_emb.loader(cfg.cls_batch_size, shuffle=True, seed=self.seed))
-        self.history = {
-            "pretext_loss": pretext,
-            "pretext_seconds": pretext_seconds,
-            "classifier_val_accuracy": result.best_score,
-            "classifier_best_epoch": result.best_epoch,
-            "classifier_seconds": result.train_seconds,
-        }
+        self.history = {"pretext_loss": pretext, "pretext_seconds": pretext_seconds, **history}
 
     def predict(self, view: View) -> Tensor:
         emb = TensorView(view, self.embed(view))

@@ -18,14 +18,14 @@ import torch
 from pydantic import Field
 from rich.progress import Progress
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
 from nfbench.fields import FieldSpec, Params
 from nfbench.fields.functional import flatten_params
 from nfbench.training import Standardize, bn_mlp
-from nfbench.training.evaluation import accuracy_of, fit_standardize, predict_view
-from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
+from nfbench.training.evaluation import fit_standardize, predict_view
+from nfbench.training.supervised import fit_classifier
+from nfbench.training.trainer import TrainerConfig
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 STATS_PER_TENSOR = 2 + len(QUANTILES)  # mean, variance, quantiles
@@ -133,26 +133,20 @@ class WeightMLPMethod(Method):
     def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
         cfg = self.config
         fit_standardize(self.model.standardize, self.model.features, train, cfg.eval_batch_size, self.device)
-        trainer = Trainer(
+        self.history = fit_classifier(
+            self.model,
+            train,
+            val,
             TrainerConfig(
                 epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=self.seed,
                 early_stopping_patience=cfg.early_stopping_patience,
             ),
-            self.model,
-            lambda model, batch: F.cross_entropy(model(batch.data), batch.labels),
+            batch_size=cfg.batch_size,
+            eval_batch_size=cfg.eval_batch_size,
             device=self.device,
-            val_fn=lambda model: accuracy_of(model, val, cfg.eval_batch_size, self.device),
-            scheduler=one_cycle,
             progress=progress,
             description=f"{self.card.name} classifier",
         )
-        result = trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed))
-        self.history = {
-            "classifier_val_accuracy": result.best_score,
-            "classifier_best_epoch": result.best_epoch,
-            "classifier_seconds": result.train_seconds,
-            "epochs_run": result.epochs_run,
-        }
 
     def embed(self, view: View) -> Tensor:
         return predict_view(lambda params: self.model(params, embed=True), self.model, view, self.config.eval_batch_size, self.device)

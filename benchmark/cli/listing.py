@@ -33,8 +33,11 @@ def _methods() -> Table:
     card = DATASETS.get(REFERENCE_DATASET).card
     spec = build_preset(card.default_preset).field
     info = DataInfo(spec=spec, field_kind=card.default_field, class_names=tuple(f"c{i}" for i in range(card.classes)))
-    params_title = f"params at inference (+ training only), default preset on {REFERENCE_DATASET} ({card.classes} classes, {card.default_field})"
-    table = Table("name", "view", "fields", "training", "symmetry", "tasks", "presets", params_title, "reference")
+    caption = (
+        f"params: used at inference (+ training only), default preset, for {REFERENCE_DATASET} INRs "
+        f"({card.default_preset} preset, {card.classes} classes, {card.default_field}); '-' where the method takes no such fields"
+    )
+    table = Table("name", "view", "fields", "training", "symmetry", "tasks", "presets", "params", "reference", caption=caption)
     for name in METHODS.names():
         cls = METHODS.get(name)
         tasks = [t for t in TASKS.names() if TASKS.get(t).card.supports(cls)]
