@@ -275,7 +275,10 @@ class Nf2Vec(Method):
         cfg = self.config
         candidates = self.surface_candidates(train)
         trainer = Trainer(
-            TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, amp=cfg.amp, seed=self.seed),
+            TrainerConfig(
+                epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, amp=cfg.amp, seed=self.seed,
+                checkpoint_dir=self.checkpoint_dir("pretext"),
+            ),
             self.autoencoder,
             lambda model, batch: self.pretext_loss(model, batch, candidates),
             device=self.device,
@@ -302,7 +305,10 @@ class Nf2Vec(Method):
             self.classifier,
             train_emb,
             val_emb,
-            TrainerConfig(epochs=cfg.cls_epochs, lr=cfg.cls_lr, weight_decay=cfg.cls_weight_decay, seed=self.seed),
+            TrainerConfig(
+                epochs=cfg.cls_epochs, lr=cfg.cls_lr, weight_decay=cfg.cls_weight_decay, seed=self.seed,
+                checkpoint_dir=self.checkpoint_dir("classifier"),
+            ),
             batch_size=cfg.cls_batch_size,
             eval_batch_size=cfg.cls_batch_size,
             device=self.device,

@@ -139,7 +139,7 @@ class WeightMLPMethod(Method):
             val,
             TrainerConfig(
                 epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=self.seed,
-                early_stopping_patience=cfg.early_stopping_patience,
+                early_stopping_patience=cfg.early_stopping_patience, checkpoint_dir=self.checkpoint_dir("classifier"),
             ),
             batch_size=cfg.batch_size,
             eval_batch_size=cfg.eval_batch_size,

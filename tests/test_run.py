@@ -220,3 +220,33 @@ def test_unwritable_outputs_fail_before_any_training(tiny_dataset, tmp_path, mon
     code, err = _main(monkeypatch, capsys, "run", "--method", "mlp", "--preset", "tiny", "--dataset", str(tiny_dataset.root),
                       "--out", str(tmp_path / "records"))
     assert code == 2 and str(blocker) in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_killed_fit_resumes_from_its_checkpoint_and_ends_identical(tiny_dataset, monkeypatch):
+    from nfbench.training.trainer import Trainer
+
+    (spec,) = run_specs("mlp", "tiny", ["epochs=8"], [0], "fields")
+    straight = train_or_load(spec, tiny_dataset, CPU, rerun=True).method.state_dict()["model"]
+
+    validate = Trainer._validate
+    calls = {"n": 0}
+
+    def killed_at_epoch_5(self, model, result, epoch):
+        if epoch == 5:
+            raise KeyboardInterrupt("killed")
+        calls["n"] += 1
+        return validate(self, model, result, epoch)
+
+    monkeypatch.setattr(Trainer, "_validate", killed_at_epoch_5)
+    with pytest.raises(KeyboardInterrupt):
+        train_or_load(spec, tiny_dataset, CPU, rerun=True)
+    checkpoints = Path(os.environ["NFBENCH_HOME"]) / "checkpoints" / "mlp" / spec.cache_key(tiny_dataset)[:24]
+    assert (checkpoints / "classifier" / "last.pt").exists()
+    monkeypatch.setattr(Trainer, "_validate", validate)
+    for path in TrainedCache(Path(os.environ["NFBENCH_HOME"]) / "artifacts").paths("mlp", spec.cache_key(tiny_dataset)):
+        path.unlink()  # the straight run's cached state: the next call must train, from the checkpoint
+    resumed = train_or_load(spec, tiny_dataset, CPU)
+    assert not resumed.from_cache and calls["n"] == 5
+    state = resumed.method.state_dict()["model"]
+    assert all(torch.equal(state[k], straight[k]) for k in straight)
+    assert not checkpoints.exists()  # done: the trained state is in the cache

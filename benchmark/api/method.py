@@ -9,6 +9,7 @@ once on the train view (selecting on val), and answers through capabilities
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -65,6 +66,11 @@ class Method(ABC):
         self.device = device
         self.seed = seed
         self.history: dict[str, Any] = {}  # JSON-able training log, stored with the trained state
+        self.checkpoint_root: Path | None = None  # set by the runner: where a killed fit resumes from
+
+    def checkpoint_dir(self, stage: str) -> Path | None:
+        """Checkpoint folder of one training stage (e.g. "pretext", "classifier"), for ``TrainerConfig``."""
+        return None if self.checkpoint_root is None else self.checkpoint_root / stage
 
     @abstractmethod
     def setup(self, info: DataInfo) -> None:

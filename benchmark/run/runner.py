@@ -9,6 +9,7 @@ evaluates, and rank 0 alone writes the training cache and the records.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from nfbench.run.cache import TrainedCache, code_hash
 from nfbench.run.config import resolve_config
 from nfbench.store.reader import INRDataset
 from nfbench.tasks import TASKS
-from nfbench.training.distributed import is_main
+from nfbench.training.distributed import barrier, is_main
 from nfbench.views import VIEWS
 from nfbench.views.context import ViewContext
 
@@ -142,12 +143,18 @@ def train_or_load(
         return TrainedMethod(method, float(meta["train_seconds"]), True)
     open_view = view_opener(data, spec, device, progress)
     train, val = open_view("train"), open_view("val")
+    checkpoints = nfbench_home() / "checkpoints" / spec.method / key[:24]
+    if rerun and is_main():
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    barrier()
+    method.checkpoint_root = checkpoints  # a killed fit resumes from its last finished epoch
     torch.manual_seed(spec.seed)
     start = time.perf_counter()
     method.fit(train, val, progress)
     seconds = time.perf_counter() - start
     if is_main():
         cache.save(spec.method, key, method.state_dict(), {"train_seconds": seconds, "history": method.history})
+        shutil.rmtree(checkpoints, ignore_errors=True)  # the trained state is cached: checkpoints are done
     return TrainedMethod(method, seconds, False)
 
 
