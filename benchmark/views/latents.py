@@ -15,6 +15,7 @@ from torch import Tensor
 from nfbench.api.view import View
 from nfbench.errors import ConfigError
 from nfbench.fields import batched_forward
+from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json
 from nfbench.views.context import SplitReader, ViewContext
 
@@ -48,9 +49,8 @@ class LatentsView(View):
 
     def _coords(self, positions: Tensor) -> Tensor:
         """Per-item seeded uniform coordinates: independent of batching and shuffling."""
-        d = self.info.spec.in_dim
-        gens = [torch.Generator().manual_seed(int(sha256_json([self.options.seed, self._keys[p]])[:15], 16)) for p in positions.tolist()]
-        return torch.stack([torch.rand(self.options.n_samples, d, generator=g) * 2 - 1 for g in gens])
+        seeds = [int(sha256_json([self.options.seed, self._keys[p]])[:15], 16) for p in positions.tolist()]
+        return ItemStreams(seeds).uniform(self.options.n_samples, self.info.spec.in_dim) * 2 - 1
 
     def read(self, positions: Tensor) -> dict[str, Tensor]:
         coords = self._coords(positions)
