@@ -156,7 +156,7 @@ def test_kinds_without_an_inside_or_a_surface_refuse_in_one_line() -> None:
         UDF.decode_voxels(udf_logits, 2, 8)
     with pytest.raises(ValueError, match="image fields have no surface"):
         IMAGE.decode_points(sdf_logits, 2, 16, 8)
-    with pytest.raises(ValueError, match="image fields are 2-D"):
+    with pytest.raises(ValueError, match="image fields have no inside to voxelize: images are 2-D"):
         IMAGE.decode_voxels(sdf_logits, 2, 8)
 
 

@@ -94,7 +94,11 @@ class FieldKind(ABC):
         """Per-INR agreement ``(B,)`` between decoded fields and the data they were fitted to, keyed by
         ``quality_metrics`` names. Decoding runs on ``reference.device``; ``generator`` as in ``decode_points``."""
 
-    @abstractmethod
+    no_surface: ClassVar[str] = ""
+    """Why the kind has no surface to sample (e.g. images are 2-D); '' when it has one."""
+    no_inside: ClassVar[str] = ""
+    """Why the kind has no inside to voxelize (e.g. an unsigned distance); '' when it has one."""
+
     def decode_points(
         self,
         fn: FieldFn,
@@ -110,10 +114,10 @@ class FieldKind(ABC):
 
         ``generator``: ``ItemStreams`` (one stream per INR: an INR decodes the same in any
         batch), a ``torch.Generator`` on ``device``, or ``None`` (torch's global RNG).
-        ``ValueError`` for kinds without a surface.
+        ``ValueError`` for kinds without a surface (``no_surface``), the default.
         """
+        raise ValueError(f"{self.name} fields have no surface to decode points from: {self.no_surface}")
 
-    @abstractmethod
     def decode_voxels(
         self,
         fn: FieldFn,
@@ -123,7 +127,9 @@ class FieldKind(ABC):
         device: torch.device | str | None = None,
         max_queries: int = DEFAULT_MAX_QUERIES,
     ) -> Tensor:
-        """Solid occupancy grids ``(B, R, R, R)`` bool indexed ``[b, x, y, z]``; ``ValueError`` for kinds without an inside."""
+        """Solid occupancy grids ``(B, R, R, R)`` bool indexed ``[b, x, y, z]``; by default a ``ValueError``
+        for kinds without an inside (``no_inside``)."""
+        raise ValueError(f"{self.name} fields have no inside to voxelize: {self.no_inside}")
 
     @staticmethod
     def check_reference(reference: Tensor, batch: int, shape: str, ndim: int) -> None:

@@ -28,6 +28,8 @@ class ImageKind(FieldKind):
     name = "image"
     in_dim = 2
     surface_level = None
+    no_surface = "images are 2-D intensity fields"
+    no_inside = "images are 2-D intensity fields"
     quality_metrics = (
         MetricSpec(
             name="psnr",
@@ -81,30 +83,6 @@ class ImageKind(FieldKind):
         _, height, width, channels = reference.shape
         image = field_to_image(fn, batch, height, width, channels, device=reference.device, max_queries=max_queries)
         return {"psnr": psnr(image, reference)}
-
-    def decode_points(
-        self,
-        fn: FieldFn,
-        batch: int,
-        n_points: int,
-        resolution: int,
-        *,
-        device: torch.device | str | None = None,
-        generator: RandomSource = None,
-        max_queries: int = DEFAULT_MAX_QUERIES,
-    ) -> Tensor:
-        raise ValueError("image fields have no surface: there are no points to decode")
-
-    def decode_voxels(
-        self,
-        fn: FieldFn,
-        batch: int,
-        resolution: int,
-        *,
-        device: torch.device | str | None = None,
-        max_queries: int = DEFAULT_MAX_QUERIES,
-    ) -> Tensor:
-        raise ValueError("image fields are 2-D: there are no voxels to decode")
 
 
 IMAGE = ImageKind()

@@ -36,6 +36,7 @@ def logits_to_udf(logits: Tensor) -> Tensor:
 class UdfKind(SurfaceKind):
     name = "udf"
     surface_level = 1.0
+    no_inside = "an unsigned distance does not tell the sides apart; decode voxels from sdf or occ fields"
 
     def supervision(self, shape: Shape, cfg: SamplingConfig, rng: np.random.Generator, source: Source = "<shape>") -> Supervision:
         """From the cloud if the shape has one, else from the mesh."""
@@ -66,17 +67,6 @@ class UdfKind(SurfaceKind):
         return distance_to_cloud(
             lambda x: logits_to_udf(fn(x)), batch, n_points, device=device, generator=generator, max_queries=max_queries
         )
-
-    def decode_voxels(
-        self,
-        fn: FieldFn,
-        batch: int,
-        resolution: int,
-        *,
-        device: torch.device | str | None = None,
-        max_queries: int = DEFAULT_MAX_QUERIES,
-    ) -> Tensor:
-        raise ValueError("udf fields have no inside (an unsigned distance does not tell the sides apart): decode voxels from sdf or occ fields")
 
 
 UDF = UdfKind()
