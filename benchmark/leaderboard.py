@@ -31,7 +31,7 @@ from typing import Any
 from nfbench.api.metrics import MetricCatalog, MetricSpec, all_metrics, metric_family
 from nfbench.errors import DataError
 from nfbench.markdown import markdown_table
-from nfbench.plots import MIN_TSNE_POINTS, ScatterPoint, latency_plot, tsne_plot
+from nfbench.plots import MIN_TSNE_POINTS, Curve, ScatterPoint, latency_plot, learning_curve_plot, tsne_plot
 from nfbench.records import ResultRecord, embeddings_path, load_embeddings, load_records, record_path
 from nfbench.store.atomic import atomic_write_text
 
@@ -144,7 +144,14 @@ class _Section:
 
     task: str
     main_metric: str
+    train_per_class: int | None
     records: tuple[ResultRecord, ...]
+
+    @property
+    def title(self) -> str:
+        if self.train_per_class is None:
+            return self.task
+        return f"{self.task}, trained on {self.train_per_class} INRs per class"
 
     def disambiguation(self) -> tuple[bool, bool]:
         """Whether rows need a data column (several dataset builds) and a config column
@@ -163,13 +170,19 @@ class _Section:
         return rank_entries(on_fields, self.main_metric, higher), rank_entries(on_source, self.main_metric, higher)
 
 
-def _section_key(record: ResultRecord) -> tuple[str, str]:
-    return (record.task, record.main_metric)
+def _section_key(record: ResultRecord) -> tuple[str, str, int | None]:
+    return (record.task, record.main_metric, record.train_per_class)
+
+
+def _section_order(record: ResultRecord) -> tuple[str, str, bool, int]:
+    """Full training sets first, then learning-curve subsets by size."""
+    n = record.train_per_class
+    return (record.task, record.main_metric, n is not None, n or 0)
 
 
 def _sections(records: list[ResultRecord]) -> list[_Section]:
-    """One section per task (and per main metric, should a task's main metric ever change)."""
-    ordered = sorted(records, key=_section_key)
+    """One section per task and training-set size (and per main metric, should a task's change)."""
+    ordered = sorted(records, key=_section_order)
     return [_Section(*k, records=tuple(g)) for k, g in groupby(ordered, key=_section_key)]
 
 
@@ -226,7 +239,7 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
     direction = "higher" if spec.higher_is_better else "lower"
     percent = " Fractions are shown in %." if any(catalog.get(m).percent for m in (metric, *others)) else ""
     lines = [
-        f"## {section.task}",
+        f"## {section.title}",
         "",
         f"Ranked by **{metric}** ({direction} is better): mean ± sample standard deviation over seeds "
         f"(no ± for a single seed); other metrics, latency and training time are means over seeds.{percent}",
@@ -236,7 +249,7 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
         lines += [*markdown_table(header, rows(on_fields), align), ""]
     if on_source:
         lines += [
-            f"### {section.task}: upper bounds from the source data",
+            f"### {section.title}: upper bounds from the source data",
             "",
             "These methods read the original discrete data the INRs were fitted to (input mode `source`), "
             "not the INRs: they bound what the INRs allow and are ranked only among themselves, not against the entries above.",
@@ -265,16 +278,60 @@ def _latency_plot(dataset: str, section: _Section, catalog: MetricCatalog, plots
         for ranked, suffix in ((on_fields, ""), (on_source, " [source data]"))
         for _, e in ranked
     ]
-    path = plots_dir / f"{dataset}.{section.task}.{_slug(metric)}-latency.png"
-    title = f"{dataset}: {section.task} {metric} against latency"
+    subset = "" if section.train_per_class is None else f".train{section.train_per_class}"
+    path = plots_dir / f"{dataset}.{section.task}{subset}.{_slug(metric)}-latency.png"
+    title = f"{dataset}: {section.title}: {metric} against latency"
     xlabel = f"inference latency ({catalog.get(LATENCY).unit} per INR, log scale)"
     return latency_plot(points, path, title, xlabel, f"{metric}{spec.label_suffix}")
+
+
+def _learning_curves_markdown(
+    dataset: str, sections: list[_Section], catalog: MetricCatalog, plots_dir: Path
+) -> tuple[list[str], list[Path]]:
+    """Per task with learning-curve sections: the main metric against training INRs per class.
+
+    A method configuration (method, preset, config, dataset build) is one curve; runs on
+    the whole train split are not points of it (their size per class is not one number).
+    """
+    lines: list[str] = []
+    written: list[Path] = []
+    by_task: dict[tuple[str, str], list[_Section]] = {}
+    for section in sections:
+        if section.train_per_class is not None:
+            by_task.setdefault((section.task, section.main_metric), []).append(section)
+    for (task, metric), subsets in sorted(by_task.items()):
+        spec = catalog.get(metric)
+        points: dict[tuple[str, str, str, str], list[tuple[int, Entry]]] = {}
+        for section in subsets:
+            on_fields, _ = section.ranked(catalog)
+            for _, e in on_fields:
+                points.setdefault((e.method, e.preset, e.config_hash, e.fingerprint), []).append((section.train_per_class or 0, e))
+        if not any(len(v) > 1 for v in points.values()):
+            continue
+        curves = [
+            Curve(
+                f"{method} ({preset})",
+                tuple(float(n) for n, _ in sorted(pts, key=lambda p: p[0])),
+                tuple(spec.scale * e.mean(metric) for _, e in sorted(pts, key=lambda p: p[0])),
+                tuple(spec.scale * (e.std(metric) or 0.0) for _, e in sorted(pts, key=lambda p: p[0])),
+            )
+            for (method, preset, _, _), pts in sorted(points.items())
+        ]
+        path = learning_curve_plot(
+            curves, plots_dir / f"{dataset}.{task}.{_slug(metric)}-learning-curve.png",
+            f"{dataset}: {task} {metric} against training INRs per class", "training INRs per class", f"{metric}{spec.label_suffix}",
+        )
+        written.append(path)
+        lines += [f"## Learning curve: {task}", "", f"![{metric} against training INRs per class](plots/{path.name})", ""]
+    return lines, written
 
 
 def _tsne_records(records: list[ResultRecord], records_dir: Path) -> list[ResultRecord]:
     """Per method (in name order), its lowest-seed record with stored test embeddings."""
     stored = [r for r in records if embeddings_path(records_dir, r).exists()]
-    stored.sort(key=lambda r: (r.method, r.seed, r.task, r.method_preset, r.dataset_fingerprint, r.config_hash))
+    stored.sort(
+        key=lambda r: (r.method, r.train_per_class is not None, r.train_per_class or 0, r.seed, r.task, r.method_preset, r.dataset_fingerprint, r.config_hash)
+    )
     return [next(group) for _, group in groupby(stored, key=lambda r: r.method)]
 
 
@@ -310,11 +367,15 @@ def _dataset_page(
         builds.setdefault(r.dataset_fingerprint, r.dataset_summary)
     lines += [f"- `{fp[:_SHORT]}`: {describe_dataset(s)}" for fp, s in sorted(builds.items())] + [""]
 
-    for section in _sections(records):
+    sections = _sections(records)
+    for section in sections:
         plot = _latency_plot(dataset, section, catalog, plots_dir)
         if plot is not None:
             written.append(plot)
         lines += _section_markdown(section, catalog, None if plot is None else f"plots/{plot.name}")
+    curve_lines, curve_plots = _learning_curves_markdown(dataset, sections, catalog, plots_dir)
+    written += curve_plots
+    lines += curve_lines
 
     embedding_lines, tsne_plots = _embeddings_markdown(dataset, records, records_dir, plots_dir)
     written += tsne_plots

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.style
+import matplotlib.ticker
 import numpy as np
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
@@ -55,6 +56,35 @@ def latency_plot(points: list[ScatterPoint], path: Path, title: str, xlabel: str
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         if shown:  # a legend, not annotations: labels of nearby points would overlap
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+        return _save(fig, path)
+
+
+@dataclass(frozen=True)
+class Curve:
+    label: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    yerr: tuple[float, ...]
+
+
+def learning_curve_plot(curves: list[Curve], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    """Score against training-set size, one line per method (log x: sizes grow geometrically)."""
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(6.4, 4.4))
+        ax = fig.add_subplot()
+        colors = matplotlib.colormaps["tab10"].colors
+        for i, c in enumerate(curves):
+            marker = _MARKERS[(i // len(colors)) % len(_MARKERS)]
+            ax.errorbar(c.x, c.y, yerr=c.yerr, fmt=f"-{marker}", color=colors[i % len(colors)], capsize=3, label=c.label)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({x for c in curves for x in c.x}))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if curves:
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
         return _save(fig, path)
 

@@ -41,7 +41,7 @@ from nfbench import __version__
 from nfbench.errors import DataError
 from nfbench.store.atomic import atomic_write, atomic_write_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 FINGERPRINT_CHARS = 12
 """Characters of the dataset fingerprint in a record's path: enough to keep builds apart."""
@@ -82,6 +82,9 @@ class ResultRecord(BaseModel):
     config_hash: str
     nfbench_version: str
     git_revision: str | None
+    train_per_class: int | None = Field(
+        None, ge=1, description="learning curves: the method was trained on the first N train INRs of each class; None: all"
+    )
     code_hash: str | None = Field(description="hash of the method's source code; None in migrated records")
     versions: dict[str, str]
     device: str
@@ -105,7 +108,8 @@ class ResultRecord(BaseModel):
 
     @property
     def stem(self) -> str:
-        return f"{self.method}.{self.method_preset}.seed{self.seed}"
+        subset = "" if self.train_per_class is None else f".train{self.train_per_class}"
+        return f"{self.method}.{self.method_preset}{subset}.seed{self.seed}"
 
 
 def _from_v0(raw: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +137,12 @@ def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return {**rest, "view": view, "input_mode": "fields", "n_parameters_training": 0, "code_hash": None}
 
 
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0, 1: _from_v1}
+def _from_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 adds ``train_per_class`` (learning curves); every earlier run used the whole train split."""
+    return {**raw, "train_per_class": None}
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0, 1: _from_v1, 2: _from_v2}
 """``_MIGRATIONS[v]`` turns a version-v record dict into a version-(v+1) one."""
 
 

@@ -270,7 +270,29 @@ def test_migrate_command(tmp_path: Path) -> None:
     shutil.copytree(DATA / "records", records)
     first = CliRunner().invoke(app, ["leaderboard", "migrate", str(records)])
     assert first.exit_code == 0, first.output
-    assert "migrated 17 records; 2 already current" in first.output
-    assert f"v1 -> v2: {records / 'procshapes' / 'classify' / 'mlp.cpu.seed0.json'} -> " in first.output
+    assert "migrated 19 records; 0 already current" in first.output
+    assert f"v1 -> v3: {records / 'procshapes' / 'classify' / 'mlp.cpu.seed0.json'} -> " in first.output
     again = CliRunner().invoke(app, ["leaderboard", "migrate", str(records)])
     assert again.exit_code == 0 and "migrated 0 records; 19 already current" in again.output
+
+
+def test_learning_curve_sections_and_plot(tmp_path: Path) -> None:
+    """Records trained on the first N INRs per class get a section per N and one curve per method."""
+    from nfbench.records import write_record
+
+    records = fixture_records(tmp_path / "records")
+    base = next(r for r in load_records(records) if (r.dataset, r.task, r.method) == ("procshapes", "classify", "mlp"))
+    for n, acc in ((5, 0.4), (10, 0.6)):
+        for seed in (0, 1):
+            metrics = {**base.metrics, "accuracy": acc + 0.01 * seed}
+            write_record(records, base.model_copy(update={"train_per_class": n, "seed": seed, "metrics": metrics}))
+    out = tmp_path / "out"
+    written = build_leaderboards(records, out, CATALOG)
+    page = (out / "procshapes.md").read_text(encoding="utf-8")
+    assert page.index("## classify\n") < page.index("## classify, trained on 5 INRs per class") < page.index(
+        "## classify, trained on 10 INRs per class"
+    )
+    assert table_rows(page, "classify, trained on 10 INRs per class")[0][:4] == ["1", "mlp", "cpu", "weights"]
+    curve = out / "plots" / "procshapes.classify.accuracy-learning-curve.png"
+    assert curve in written and curve.exists() and "## Learning curve: classify" in page
+    assert len(list(records.glob("procshapes/*/classify/mlp.cpu.train*.seed*.json"))) == 4

@@ -250,3 +250,32 @@ def test_a_killed_fit_resumes_from_its_checkpoint_and_ends_identical(tiny_datase
     state = resumed.method.state_dict()["model"]
     assert all(torch.equal(state[k], straight[k]) for k in straight)
     assert not checkpoints.exists()  # done: the trained state is in the cache
+
+
+def test_train_per_class_takes_the_first_items_of_each_class_and_is_recorded(tiny_dataset, tmp_path):
+    from nfbench.views.context import SplitReader, first_per_class
+
+    train = tiny_dataset.split_indices("train")
+    subset = first_per_class(tiny_dataset, train, 1)
+    labels = tiny_dataset.labels_of(subset)
+    assert sorted(labels.tolist()) == list(range(len(tiny_dataset.class_names)))  # one per class
+    for c in range(len(tiny_dataset.class_names)):  # the first of its class in build order
+        assert int(subset[labels == c][0]) == int(train[tiny_dataset.labels_of(train) == c][0])
+    assert set(subset.tolist()) <= set(first_per_class(tiny_dataset, train, 2).tolist())  # nested
+    assert len(SplitReader(tiny_dataset, "train", 1)) == len(tiny_dataset.class_names)
+
+    (full,) = run_specs("stats", "tiny", [], [0], "fields")
+    (small,) = run_specs("stats", "tiny", [], [0], "fields", train_per_class=1)
+    assert full.cache_key(tiny_dataset) != small.cache_key(tiny_dataset)
+    record, path = run_one(small, "classify", tiny_dataset, CPU, tmp_path)
+    assert record.train_per_class == 1 and path.name == "stats.tiny.train1.seed0.json"
+    run_one(full, "classify", tiny_dataset, CPU, tmp_path)
+    assert len(load_records(tmp_path)) == 2  # side by side, not overwritten
+
+
+def test_set_overrides_get_their_own_preset_label(tiny_dataset):
+    (plain,) = run_specs("mlp", "tiny", [], [0], "fields")
+    (edited,) = run_specs("mlp", "tiny", ["epochs=3"], [0], "fields")
+    (same,) = run_specs("mlp", "tiny", ["epochs=30"], [0], "fields")  # the preset's own value
+    assert plain.preset == "tiny" and same.preset == "tiny"
+    assert edited.preset.startswith("tiny+") and len(edited.preset) == len("tiny+") + 8

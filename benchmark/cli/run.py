@@ -24,6 +24,9 @@ def run(
     preset: str | None = typer.Option(None, help="Method preset (paper, cpu, tiny; default: the method's)."),
     set_: list[str] = typer.Option([], "--set", help="Override a config field of the preset: --set epochs=3 --set lr=3e-4."),
     input_mode: str = typer.Option("fields", "--input", help="fields: read only the INRs; source: the original data (upper bound)."),
+    train_per_class: int | None = typer.Option(
+        None, help="Train on the first N train INRs of each class (learning curves; recorded, own leaderboard section)."
+    ),
     rerun: bool = typer.Option(False, help="Ignore the training cache and train again."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     out: Path = typer.Option(Path("leaderboards/records"), help="Where result records are written."),
@@ -39,7 +42,7 @@ def run(
 
     if input_mode not in ("fields", "source"):
         raise ConfigError(f"--input {input_mode!r}: expected 'fields' or 'source'")
-    specs = run_specs(method, preset, set_, seed, input_mode)  # bad names and --set fail before any work
+    specs = run_specs(method, preset, set_, seed, input_mode, train_per_class)  # bad names and --set fail before any work
     task_for(specs[0].cls, task)
     dev = resolve_device(device)
     distributed.init_from_env(dev)

@@ -89,6 +89,7 @@ class RunSpec:
     config: MethodConfig
     seed: int
     input_mode: InputMode = "fields"
+    train_per_class: int | None = None  # learning curves: the first N train INRs of each class
 
     @property
     def method(self) -> str:
@@ -103,6 +104,7 @@ class RunSpec:
                 "seed": self.seed,
                 "view": self.cls.card.view,
                 "input": self.input_mode,
+                "train_per_class": self.train_per_class,
                 "code": code_hash(self.cls),
                 "version": __version__,
             }
@@ -113,7 +115,7 @@ def view_opener(data: INRDataset, spec: RunSpec, device: torch.device, progress:
     cls = spec.cls
     info = data_info(data, spec.input_mode)
     options = cls.view_options(spec.config)
-    ctx = ViewContext(data, info, spec.input_mode, device, nfbench_home() / "views", options, progress)
+    ctx = ViewContext(data, info, spec.input_mode, device, nfbench_home() / "views", options, progress, spec.train_per_class)
     view_cls = VIEWS.get(cls.card.view)
     return lambda split: view_cls.open(ctx, split)
 
@@ -176,6 +178,7 @@ def run_one(
         method_preset=spec.preset,
         view=card.view,
         input_mode=spec.input_mode,
+        train_per_class=spec.train_per_class,
         dataset=data.meta.name,
         dataset_fingerprint=data.fingerprint,
         dataset_summary=dataset_summary(data),
@@ -243,7 +246,20 @@ def tiny_check_dataset(device: torch.device, progress: Progress | None = None, l
     return INRDataset.open(path)
 
 
-def run_specs(method: str, preset: str | None, overrides: Sequence[str], seeds: Sequence[int], input_mode: InputMode) -> list[RunSpec]:
+def run_specs(
+    method: str,
+    preset: str | None,
+    overrides: Sequence[str],
+    seeds: Sequence[int],
+    input_mode: InputMode,
+    train_per_class: int | None = None,
+) -> list[RunSpec]:
+    """One spec per seed. With ``--set`` overrides the preset is labelled ``<preset>+<config hash>``,
+    so records of an edited config never replace, or average with, the preset's own."""
     cls = method_class(method)
     preset_name, config = resolve_config(cls, preset, overrides)
-    return [RunSpec(cls, preset_name, config, s, input_mode) for s in seeds]
+    if config != cls.presets[preset_name].config:
+        preset_name = f"{preset_name}+{sha256_json(config.model_dump(mode='json'))[:8]}"
+    if train_per_class is not None and train_per_class < 1:
+        raise ConfigError(f"--train-per-class {train_per_class}: must be at least 1")
+    return [RunSpec(cls, preset_name, config, s, input_mode, train_per_class) for s in seeds]

@@ -121,7 +121,7 @@ def decoded_split(
     progress: Progress | None = None,
 ) -> DecodedSplit:
     """The decoded split, decoding (and caching) the parts that are missing."""
-    folder = cache_root / dataset_fingerprint[:16] / f"{settings.view}-{settings.key}" / reader.split
+    folder = cache_root / dataset_fingerprint[:16] / f"{settings.view}-{settings.key}" / reader.name
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / "settings.json", settings.model_dump(mode="json") | {"dataset_fingerprint": dataset_fingerprint})
     n = len(reader)
@@ -133,7 +133,7 @@ def decoded_split(
         progress.advance(task, n - sum(min(PART_SIZE, n - p * PART_SIZE) for p in todo))
     for part in todo:
         positions = torch.arange(part * PART_SIZE, min(n, (part + 1) * PART_SIZE))
-        gen = torch.Generator(device=device).manual_seed(int(sha256_json([settings.seed, reader.split, part])[:15], 16))
+        gen = torch.Generator(device=device).manual_seed(int(sha256_json([settings.seed, reader.name, part])[:15], 16))
         blocks, seconds = [], []
         for chunk in positions.split(settings.chunk):
             params = {k: v.to(device) for k, v in reader.params(chunk).items()}
