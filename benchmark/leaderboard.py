@@ -211,12 +211,13 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
     on_fields, on_source = section.ranked(catalog)
     show_data, show_config = section.disambiguation()
     show_training = any(r.n_parameters_training for r in section.records)
+    show_sources = any(r.training_sources for r in section.records)
     others = sorted({m for r in section.records for m in r.metrics} - {metric}, key=_natural_key)
 
     header = ["rank", "method", "preset"] + ["data"] * show_data + ["config"] * show_config
-    header += ["view", "parameters"] + ["training-only parameters"] * show_training
+    header += ["view"] + ["source data in training"] * show_sources + ["parameters"] + ["training-only parameters"] * show_training
     header += [_metric_header(m, catalog) for m in (metric, *others)] + ["seeds", f"{latency.unit}/INR", "train s"]
-    align = ["---:", "---", "---"] + ["---"] * (show_data + show_config) + ["---"]  # the text columns, then numbers
+    align = ["---:", "---", "---"] + ["---"] * (show_data + show_config) + ["---"] * (1 + show_sources)  # text, then numbers
     align += ["---:"] * (len(header) - len(align))
 
     def rows(ranked: list[tuple[int, Entry]]) -> list[list[str]]:
@@ -225,7 +226,8 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
             first = e.records[0]
             cells = [str(rank), e.method, e.preset] + [f"`{e.fingerprint[:_SHORT]}`"] * show_data
             cells += [f"`{e.config_hash[:_SHORT]}`"] * show_config
-            cells += [first.view, f"{first.n_parameters:,}"] + [f"{first.n_parameters_training:,}"] * show_training
+            cells += [first.view] + [", ".join(first.training_sources) or "–"] * show_sources
+            cells += [f"{first.n_parameters:,}"] + [f"{first.n_parameters_training:,}"] * show_training
             cells += [format_mean_std(e, metric, spec)]
             cells += [catalog.get(m).format(e.mean(m)) if e.values(m) else "–" for m in others]
             cells += [

@@ -41,7 +41,7 @@ from nfbench import __version__
 from nfbench.errors import DataError
 from nfbench.store.atomic import atomic_write, atomic_write_json
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 FINGERPRINT_CHARS = 12
 """Characters of the dataset fingerprint in a record's path: enough to keep builds apart."""
@@ -84,6 +84,9 @@ class ResultRecord(BaseModel):
     git_revision: str | None
     train_per_class: int | None = Field(
         None, ge=1, description="learning curves: the method was trained on the first N train INRs of each class; None: all"
+    )
+    training_sources: list[str] = Field(
+        description="source tensors (e.g. points) the method's fit read from train/val as a training signal; [] for none"
     )
     code_hash: str | None = Field(description="hash of the method's source code; None in migrated records")
     versions: dict[str, str]
@@ -142,7 +145,12 @@ def _from_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "train_per_class": None}
 
 
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0, 1: _from_v1, 2: _from_v2}
+def _from_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 adds ``training_sources``; no earlier method read source data in training."""
+    return {**raw, "training_sources": []}
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_v0, 1: _from_v1, 2: _from_v2, 3: _from_v3}
 """``_MIGRATIONS[v]`` turns a version-v record dict into a version-(v+1) one."""
 
 

@@ -20,7 +20,7 @@ from nfbench.api.metrics import COMMON_METRICS, MetricCatalog, MetricSpec
 from nfbench.cli.app import app
 from nfbench.errors import DataError
 from nfbench.leaderboard import MARKER, build_leaderboards, format_mean_std, rank_entries
-from nfbench.records import load_records, migrate_records, write_embeddings
+from nfbench.records import SCHEMA_VERSION, load_records, migrate_records, write_embeddings
 from nfbench.tasks import TASKS
 
 DATA = Path(__file__).parent / "data"
@@ -271,7 +271,7 @@ def test_migrate_command(tmp_path: Path) -> None:
     first = CliRunner().invoke(app, ["leaderboard", "migrate", str(records)])
     assert first.exit_code == 0, first.output
     assert "migrated 19 records; 0 already current" in first.output
-    assert f"v1 -> v3: {records / 'procshapes' / 'classify' / 'mlp.cpu.seed0.json'} -> " in first.output
+    assert f"v1 -> v{SCHEMA_VERSION}: {records / 'procshapes' / 'classify' / 'mlp.cpu.seed0.json'} -> " in first.output
     again = CliRunner().invoke(app, ["leaderboard", "migrate", str(records)])
     assert again.exit_code == 0 and "migrated 0 records; 19 already current" in again.output
 

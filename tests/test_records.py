@@ -60,6 +60,7 @@ def make_record(**overrides: Any) -> ResultRecord:
         device="cpu (2 threads)",
         threads=2,
         code_hash="f" * 64,
+        training_sources=[],
         n_parameters=1234,
         n_parameters_training=567,
         train_seconds=1.5,
@@ -138,7 +139,7 @@ def test_committed_v2_fixture_loads() -> None:
     raw = json.loads(V2_FIXTURE.read_text())
     assert raw["schema_version"] == 2
     record = load_record(V2_FIXTURE)
-    assert record.model_dump(mode="json") == raw | {"schema_version": SCHEMA_VERSION, "train_per_class": None}
+    assert record.model_dump(mode="json") == raw | {"schema_version": SCHEMA_VERSION, "train_per_class": None, "training_sources": []}
     assert (record.view, record.input_mode, record.n_parameters_training) == ("points", "source", 0)
     assert V2_FIXTURE == record_path(FIXTURES, record)
 

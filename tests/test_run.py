@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
 from nfbench.cli.app import app, main
+from nfbench.errors import ConfigError
 from nfbench.methods import METHODS
 from nfbench.records import load_records
 from nfbench.run.cache import TrainedCache, code_hash
@@ -279,3 +280,33 @@ def test_set_overrides_get_their_own_preset_label(tiny_dataset):
     (same,) = run_specs("mlp", "tiny", ["epochs=30"], [0], "fields")  # the preset's own value
     assert plain.preset == "tiny" and same.preset == "tiny"
     assert edited.preset.startswith("tiny+") and len(edited.preset) == len("tiny+") + 8
+
+
+class SourceSpy(PointsSpy):
+    """Reads the stored source clouds of its train items as a training signal, as nf2vec's released pretext does."""
+
+    card = PointsSpy.card.model_copy(update={"name": "source-spy", "view": "weights"})
+
+    @classmethod
+    def training_sources(cls, config: SpyConfig) -> tuple[str, ...]:
+        return ("points",)
+
+    def fit(self, train: View, val: View, progress=None) -> None:
+        batch = next(iter(train.batches(4)))
+        SourceSpy.seen.update(source=train.training_source(batch.index, "points"), val=val.training_source(batch.index[:1], "points"))
+        with pytest.raises(ConfigError, match="grants no source 'voxels'"):
+            train.training_source(batch.index, "voxels")
+
+    def predict(self, view: View) -> torch.Tensor:
+        with pytest.raises(ConfigError, match="grants no source 'points'"):
+            view.training_source(torch.tensor([0]), "points")  # the test view is never granted
+        return torch.zeros(len(view), self.info.n_classes)
+
+
+def test_training_sources_reach_train_and_val_only_and_are_recorded(tiny_dataset, tmp_path):
+    SourceSpy.seen.clear()
+    spec = RunSpec(SourceSpy, "tiny", SourceSpy.presets["tiny"].config, 0)
+    record, path = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
+    train = tiny_dataset.split_indices("train")[:4]
+    assert torch.equal(SourceSpy.seen["source"], tiny_dataset.read_source(train, ["points"])["points"])
+    assert record.training_sources == ["points"] and json.loads(Path(path).read_text())["training_sources"] == ["points"]

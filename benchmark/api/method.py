@@ -92,6 +92,12 @@ class Method(ABC):
         """Parameters used at inference (reported in records and leaderboards)."""
 
     @classmethod
+    def training_sources(cls, config: MethodConfig) -> tuple[str, ...]:
+        """Source tensors (``points``, ``voxels``, ``images``) ``fit`` may read from its train and
+        val views as a training signal (``View.training_source``); recorded. Default: none."""
+        return ()
+
+    @classmethod
     def view_options(cls, config: MethodConfig) -> dict[str, Any]:
         """Options of the view this method reads (e.g. ``{"n_points": 1024}`` for a points view)."""
         return {}

@@ -104,9 +104,33 @@ class View(Dataset, ABC):
         self.info = info
         self.split = split
         self.labels = labels  # (N,) int64: the class of each item, in item order
+        self._granted_sources: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def grant_sources(self, names: tuple[str, ...]) -> None:
+        """Called by the runner on the train and val views of a method whose config declares
+        ``training_sources``; never on a test view. The record lists what was granted."""
+        self._granted_sources = tuple(names)
+
+    def training_source(self, positions: Tensor, name: str) -> Tensor:
+        """Stored source data (``points``, ``voxels``, ``images``) of items, as a training signal only.
+
+        The released nf2vec regresses the source shape's field; nfbench allows it for the
+        train and val views of methods that declare it, so that test inputs stay INR-only.
+        """
+        from nfbench.errors import ConfigError
+
+        if name not in self._granted_sources:
+            raise ConfigError(
+                f"the {self.split} {self.name} view grants no source {name!r} (granted: {list(self._granted_sources)}); "
+                "declare it in the method's training_sources, and only train and val views get it"
+            )
+        reader = getattr(self, "_reader", None)
+        if reader is None:
+            raise ConfigError(f"the {self.name} view reads no dataset items, so it has no source data")
+        return reader.source(positions.cpu(), [name])[name]
 
     @abstractmethod
     def read(self, positions: Tensor) -> Any:

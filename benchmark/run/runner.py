@@ -95,6 +95,10 @@ class RunSpec:
     def method(self) -> str:
         return self.cls.card.name
 
+    @property
+    def training_sources(self) -> tuple[str, ...]:
+        return tuple(self.cls.training_sources(self.config))
+
     def cache_key(self, data: INRDataset) -> str:
         return sha256_json(
             {
@@ -145,6 +149,15 @@ def train_or_load(
         return TrainedMethod(method, float(meta["train_seconds"]), True)
     open_view = view_opener(data, spec, device, progress)
     train, val = open_view("train"), open_view("val")
+    sources = spec.training_sources
+    missing = [name for name in sources if name not in data.source_names]
+    if missing:
+        raise ConfigError(
+            f"{spec.method} trains on source {missing} (training_sources), which dataset {data.meta.name!r} does not store "
+            f"(it has {list(data.source_names)}); change the method's config"
+        )
+    for view in (train, val):
+        view.grant_sources(sources)
     checkpoints = nfbench_home() / "checkpoints" / spec.method / key[:24]
     if rerun and is_main():
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -179,6 +192,7 @@ def run_one(
         view=card.view,
         input_mode=spec.input_mode,
         train_per_class=spec.train_per_class,
+        training_sources=list(spec.training_sources),
         dataset=data.meta.name,
         dataset_fingerprint=data.fingerprint,
         dataset_summary=dataset_summary(data),
