@@ -265,3 +265,38 @@ def test_a_card_default_field_must_be_one_of_its_kinds() -> None:
     card = DATASETS.get("procshapes").card.model_dump()
     with pytest.raises(ValidationError, match="default_field 'image' is not one of field_kinds"):
         DatasetCard.model_validate(card | {"default_field": "image"})
+
+
+@pytest.mark.parametrize("name", ["udf", "occ", "image"])
+def test_source_targets_match_the_fitting_supervision(name: str) -> None:
+    """At the fitted queries, targets recomputed from the stored source equal (udf: approximate) the fitting targets."""
+    from nfbench.datasets.procshapes import ProcShapes
+    from nfbench.targets import SamplingConfig, normalize_shape
+
+    kind = FIELD_KINDS.get(name)
+    cfg = SamplingConfig.preset("tiny")
+    rng = np.random.default_rng(0)
+    if name == "image":
+        image = rng.random((6, 5, 1)).astype(np.float32)
+        shape = Shape(image=image)
+    else:
+        dataset = ProcShapes()
+        ref = dataset.list_items(None, 1, 0)[0]
+        shape = normalize_shape(dataset.load(None, ref), ref.locator)
+    sup = kind.supervision(shape, cfg, rng)
+    stored = {k: torch.from_numpy(np.asarray(v))[None] for k, v in kind.source_tensors(shape, sup, 4096, rng).items()}
+    coords = torch.from_numpy(sup.coords)[None].float()
+    expected = torch.from_numpy(sup.targets)[None].float()
+    got = kind.source_targets(stored, coords)
+    assert got.shape == expected.shape
+    if name == "udf":  # the stored cloud is a 4,096-point sample of the surface the targets used
+        assert (got - expected).abs().mean() < 0.05
+    else:
+        assert torch.equal(got, expected)
+
+
+def test_sdf_refuses_source_targets_in_one_line() -> None:
+    kind = FIELD_KINDS.get("sdf")
+    assert kind.source_target_inputs == ()
+    with pytest.raises(ValueError, match="sdf datasets store too little"):
+        kind.source_targets({}, torch.zeros(1, 2, 3))

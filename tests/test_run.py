@@ -288,7 +288,7 @@ class SourceSpy(PointsSpy):
     card = PointsSpy.card.model_copy(update={"name": "source-spy", "view": "weights"})
 
     @classmethod
-    def training_sources(cls, config: SpyConfig) -> tuple[str, ...]:
+    def training_sources(cls, config: SpyConfig, info: DataInfo) -> tuple[str, ...]:
         return ("points",)
 
     def fit(self, train: View, val: View, progress=None) -> None:

@@ -92,7 +92,7 @@ class Method(ABC):
         """Parameters used at inference (reported in records and leaderboards)."""
 
     @classmethod
-    def training_sources(cls, config: MethodConfig) -> tuple[str, ...]:
+    def training_sources(cls, config: MethodConfig, info: DataInfo) -> tuple[str, ...]:
         """Source tensors (``points``, ``voxels``, ``images``) ``fit`` may read from its train and
         val views as a training signal (``View.training_source``); recorded. Default: none."""
         return ()

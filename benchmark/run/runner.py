@@ -95,9 +95,8 @@ class RunSpec:
     def method(self) -> str:
         return self.cls.card.name
 
-    @property
-    def training_sources(self) -> tuple[str, ...]:
-        return tuple(self.cls.training_sources(self.config))
+    def training_sources(self, data: INRDataset) -> tuple[str, ...]:
+        return tuple(self.cls.training_sources(self.config, data_info(data, self.input_mode)))
 
     def cache_key(self, data: INRDataset) -> str:
         return sha256_json(
@@ -149,7 +148,7 @@ def train_or_load(
         return TrainedMethod(method, float(meta["train_seconds"]), True)
     open_view = view_opener(data, spec, device, progress)
     train, val = open_view("train"), open_view("val")
-    sources = spec.training_sources
+    sources = spec.training_sources(data)
     missing = [name for name in sources if name not in data.source_names]
     if missing:
         raise ConfigError(
@@ -192,7 +191,7 @@ def run_one(
         view=card.view,
         input_mode=spec.input_mode,
         train_per_class=spec.train_per_class,
-        training_sources=list(spec.training_sources),
+        training_sources=list(spec.training_sources(data)),
         dataset=data.meta.name,
         dataset_fingerprint=data.fingerprint,
         dataset_summary=dataset_summary(data),

@@ -94,6 +94,16 @@ class FieldKind(ABC):
         """Per-INR agreement ``(B,)`` between decoded fields and the data they were fitted to, keyed by
         ``quality_metrics`` names. Decoding runs on ``reference.device``; ``generator`` as in ``decode_points``."""
 
+    source_target_inputs: ClassVar[tuple[str, ...]] = ()
+    """Stored source tensors ``source_targets`` needs; () when the store keeps too little of the
+    source to recompute its field (an sdf needs the mesh, which is not stored)."""
+
+    def source_targets(self, source: dict[str, Tensor], coords: Tensor) -> Tensor:
+        """The source shapes' fitting targets ``(B, N, out_dim)`` at ``coords (B, N, in_dim)``, computed in
+        torch from stored source tensors (``source_target_inputs``): the signal the released nf2vec
+        pretext regresses, where nfbench's own pretext distils the INR. Default: a one-line refusal."""
+        raise ValueError(f"{self.name} datasets store too little of the source shape to recompute its field")
+
     no_surface: ClassVar[str] = ""
     """Why the kind has no surface to sample (e.g. images are 2-D); '' when it has one."""
     no_inside: ClassVar[str] = ""

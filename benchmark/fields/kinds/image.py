@@ -28,6 +28,7 @@ class ImageKind(FieldKind):
     name = "image"
     in_dim = 2
     surface_level = None
+    source_target_inputs = ("images",)
     no_surface = "images are 2-D intensity fields"
     no_inside = "images are 2-D intensity fields"
     quality_metrics = (
@@ -67,6 +68,15 @@ class ImageKind(FieldKind):
 
     def quality_reference(self, source: dict[str, Tensor], device: torch.device) -> Tensor:
         return source["images"].to(device)
+
+    def source_targets(self, source: dict[str, Tensor], coords: Tensor) -> Tensor:
+        """The stored image's pixel containing each coordinate (x is the column, y the row, as ``pixel_centres``)."""
+        images = source["images"].to(coords)
+        b, height, width, channels = images.shape
+        col = ((coords[..., 0] + 1) / 2 * width).floor().long().clamp(0, width - 1)
+        row = ((coords[..., 1] + 1) / 2 * height).floor().long().clamp(0, height - 1)
+        index = (row * width + col).unsqueeze(-1).expand(-1, -1, channels)
+        return torch.gather(images.reshape(b, height * width, channels), 1, index)
 
     def fit_quality(
         self,

@@ -37,6 +37,7 @@ OCC_THRESHOLD = 0.4
 class OccKind(SurfaceKind):
     name = "occ"
     surface_level = OCC_THRESHOLD
+    source_target_inputs = ("voxels",)
     quality_metrics = (
         MetricSpec(
             name="iou",
@@ -63,6 +64,14 @@ class OccKind(SurfaceKind):
 
     def loss(self, pred: Tensor, target: Tensor) -> Tensor:
         return focal_loss(pred, target)
+
+    def source_targets(self, source: dict[str, Tensor], coords: Tensor) -> Tensor:
+        """Occupancy of the stored grid's cell containing each coordinate (the grid the INR was fitted to)."""
+        flat = source["voxels"].to(coords.device)
+        res = round(flat.shape[1] ** (1 / 3))
+        cell = ((coords + 1) / 2 * res).floor().long().clamp(0, res - 1)  # [x, y, z] cell indices
+        index = (cell[..., 0] * res + cell[..., 1]) * res + cell[..., 2]  # C order over x, y, z
+        return torch.gather(flat, 1, index).to(coords.dtype).unsqueeze(-1)
 
     def source_tensors(
         self, shape: Shape, supervision: Supervision, n_reference_points: int, rng: np.random.Generator, source: Source = "<shape>"

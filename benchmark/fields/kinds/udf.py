@@ -36,6 +36,7 @@ def logits_to_udf(logits: Tensor) -> Tensor:
 class UdfKind(SurfaceKind):
     name = "udf"
     surface_level = 1.0
+    source_target_inputs = ("points",)
     no_inside = "an unsigned distance does not tell the sides apart; decode voxels from sdf or occ fields"
 
     def supervision(self, shape: Shape, cfg: SamplingConfig, rng: np.random.Generator, source: Source = "<shape>") -> Supervision:
@@ -51,6 +52,13 @@ class UdfKind(SurfaceKind):
         else:
             raise DataError(source, "udf fields need a point cloud or a mesh")
         return finish_supervision(coords, udf_target(dist)[:, None], source)
+
+    def source_targets(self, source: dict[str, Tensor], coords: Tensor) -> Tensor:
+        """The fitting target of the distance to the nearest stored source point (the reference cloud)."""
+        points = source["points"].to(coords)
+        chunk = max(1, (1 << 24) // max(1, coords.shape[0] * points.shape[1]))  # bound the (B, n, P) distances
+        dist = torch.cat([torch.cdist(c, points).amin(dim=-1) for c in coords.split(chunk, dim=1)], dim=1)
+        return (1.0 - dist.clamp(0.0, UDF_CLIP) / UDF_CLIP).unsqueeze(-1)
 
     def decode_points(
         self,
