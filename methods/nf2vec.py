@@ -1,10 +1,16 @@
 """nf2vec / inr2vec: an encoder that maps the weights of one INR to one embedding vector.
 
-The encoder reads the hidden-to-hidden layers as a matrix whose rows are the incoming
-weights (plus bias) of the layers' units, embeds every row with a shared MLP and
-max-pools over rows. It is trained without labels: an implicit decoder, conditioned on
+The encoder reads the hidden-to-hidden layers as a matrix of rows of width H (each
+layer's weight rows, then its bias as one more row), embeds every row with a shared MLP
+and max-pools over rows. It is trained without labels: an implicit decoder, conditioned on
 the embedding, must reproduce the INR's own outputs at query points. Labels are used only
 afterwards, by a small classifier on frozen embeddings.
+
+The defaults follow the released inr2vec / nf2vec code where it differs from the papers'
+text or from earlier nfbench versions; each such choice is a config field, so the earlier
+behaviour stays selectable with ``--set`` and the record's config hash tells them apart:
+``matrix_rows``, ``decoder_layers`` / ``decoder_skip_after``, ``query_encoding`` and
+``cls_mix_same_class``.
 
 Targets and query points come from the INRs alone (the weights view), never from the
 shapes they were fitted to: in nfbench the INRs are the data.
@@ -14,16 +20,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from einops import rearrange, reduce
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from rich.progress import Progress
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
+from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View, ViewBatch
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
@@ -34,14 +40,31 @@ from nfbench.training.supervised import fit_classifier
 from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
 from nfbench.views.tensor import TensorView
 
+MatrixRows = Literal["unit_inputs", "input_units"]
+
+
+def query_spec(spec: FieldSpec, n_freqs: int) -> FieldSpec:
+    """``spec`` with a frequency encoding of ``n_freqs``: the width both query encodings share."""
+    return spec.model_copy(update={"encoding": "freq", "n_freqs": n_freqs})
+
 
 class Nf2VecConfig(MethodConfig):
     """Both stages use AdamW with a OneCycle schedule peaking at their ``lr``."""
 
     encoder_hidden: tuple[int, ...] = Field(min_length=1)
     embed_dim: int = Field(ge=1)
+    matrix_rows: MatrixRows = Field(
+        description="encoder rows: 'unit_inputs' (released) = a unit's incoming weights, i.e. the rows of "
+        "each layer's (out x in) weight; 'input_units' (nfbench < issue 8) = the rows of its transpose"
+    )
     decoder_hidden: int = Field(ge=1)
+    decoder_layers: int = Field(ge=2, description="hidden ReLU layers of the implicit decoder (released: 5)")
+    decoder_skip_after: int = Field(ge=1, description="the projected input is added after this many hidden layers (released: 3)")
     n_freqs: int = Field(ge=0, description="positional-encoding frequencies of the decoder's queries")
+    query_encoding: Literal["nf2vec", "field"] = Field(
+        description="'nf2vec' (released): [x, sin(2^k x), cos(2^k x)]; 'field': the INRs' own encoding, "
+        "with the factor pi (nfbench < issue 8)"
+    )
     # reconstruction pretext
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=2, description="INRs per pretext step")
@@ -59,15 +82,32 @@ class Nf2VecConfig(MethodConfig):
     cls_lr: float = Field(gt=0)
     cls_weight_decay: float = Field(ge=0)
     cls_batch_size: int = Field(ge=2)
+    cls_mix_same_class: bool = Field(
+        description="append to each training batch a coordinate-wise mix of each embedding with a same-class "
+        "one (released; see mix_same_class)"
+    )
     eval_batch_size: int = Field(ge=1, description="INRs per chunk when probing or embedding")
     amp: bool = Field(False, description="CUDA mixed precision for the pretext (no effect on CPU)")
+
+    @field_validator("decoder_skip_after")
+    @classmethod
+    def _skip_inside_decoder(cls, value: int, info: ValidationInfo) -> int:
+        """The skip must land between two hidden layers; the error then names this option."""
+        layers = info.data.get("decoder_layers")
+        if layers is not None and value >= layers:
+            raise ValueError(f"must be below decoder_layers ({layers})")
+        return value
 
 
 _PAPER = Nf2VecConfig(
     encoder_hidden=(512, 512, 1024, 1024),
     embed_dim=1024,
+    matrix_rows="unit_inputs",
     decoder_hidden=512,
+    decoder_layers=5,
+    decoder_skip_after=3,
     n_freqs=10,
+    query_encoding="nf2vec",
     epochs=300,
     batch_size=16,
     lr=1e-4,
@@ -83,6 +123,7 @@ _PAPER = Nf2VecConfig(
     cls_lr=1e-4,
     cls_weight_decay=1e-2,
     cls_batch_size=256,
+    cls_mix_same_class=True,
     eval_batch_size=8,
 )
 
@@ -110,52 +151,96 @@ def _split_linear(layer: nn.Linear, emb: Tensor, coords: Tensor) -> Tensor:
 
 
 class ImplicitDecoder(nn.Module):
-    """``[embedding, PE(x)] -> 4 x ReLU(hidden) -> out``, the input also added before the third layer."""
+    """``[embedding, PE(x)] -> n_layers x ReLU(hidden) -> out``, with an additive skip of the input.
 
-    n_layers = 4
-    skip_at = 2
+    The skip (the input through its own ReLU projection) is added to the activations after
+    ``skip_after`` hidden layers: the released code uses 5 layers, skip after the third.
+    """
 
-    def __init__(self, embed_dim: int, coord_dim: int, hidden: int, out_dim: int) -> None:
+    def __init__(self, embed_dim: int, coord_dim: int, hidden: int, out_dim: int, n_layers: int, skip_after: int) -> None:
         super().__init__()
         in_dim = embed_dim + coord_dim
-        self.layers = nn.ModuleList(nn.Linear(in_dim if i == 0 else hidden, hidden) for i in range(self.n_layers))
+        self.skip_after = skip_after
+        self.layers = nn.ModuleList(nn.Linear(in_dim if i == 0 else hidden, hidden) for i in range(n_layers))
         self.skip = nn.Linear(in_dim, hidden)
         self.out = nn.Linear(hidden, out_dim)
 
     def forward(self, emb: Tensor, coords: Tensor) -> Tensor:
         """``emb (B, E)``, encoded ``coords (B, N, C)`` -> ``(B, N, out_dim)``."""
         h = F.relu(_split_linear(self.layers[0], emb, coords))
-        for i in range(1, self.n_layers):
-            if i == self.skip_at:
+        for i, layer in enumerate(self.layers[1:], start=1):
+            if i == self.skip_after:
                 h = h + F.relu(_split_linear(self.skip, emb, coords))
-            h = F.relu(self.layers[i](h))
+            h = F.relu(layer(h))
         return self.out(h)
 
 
-def encoder_matrix(spec: FieldSpec, params: Params) -> Tensor:
-    """``(B, L(H+1), H)``: per hidden-to-hidden layer, its transposed weight then its bias row.
+def encoder_matrix(spec: FieldSpec, params: Params, rows: MatrixRows = "unit_inputs") -> Tensor:
+    """``(B, L(H+1), H)``: per hidden-to-hidden layer, ``H`` weight rows then its bias as one row.
 
-    Column ``j`` then holds everything that feeds unit ``j`` of the layer (incoming weights
-    and bias), so the rows are the layer's input units plus one bias row.
+    ``unit_inputs`` (released): the rows of the ``(out, in)`` weight, so row ``j`` is what
+    feeds unit ``j``; this is the released code's reshape of the flat state-dict parameters
+    into rows of ``H``. ``input_units``: the rows of the transposed weight, so row ``i`` is
+    what input unit ``i`` sends to every unit of the layer.
     """
-    blocks = [
-        torch.cat([params[f"layers.{i}.weight"].transpose(1, 2), params[f"layers.{i}.bias"].unsqueeze(1)], dim=1)
-        for i in range(1, spec.depth)
-    ]
+    blocks = []
+    for i in range(1, spec.depth):
+        weight = params[f"layers.{i}.weight"]
+        blocks += [weight if rows == "unit_inputs" else weight.transpose(1, 2), params[f"layers.{i}.bias"].unsqueeze(1)]
     return torch.cat(blocks, dim=1)
+
+
+def nf2vec_encoding(x: Tensor, n_freqs: int) -> Tensor:
+    """``[x, sin(x), cos(x), sin(2x), cos(2x), ..., cos(2^(n_freqs-1) x)]``, no factor pi.
+
+    Per frequency the sines of all coordinates come first, then their cosines, in the
+    released code's order. Without pi the lowest frequency spans less than one period over
+    ``[-1, 1]``, unlike the NeRF-style encoding of the fields (``fields.functional.encode``).
+    """
+    freqs = 2.0 ** torch.arange(n_freqs, device=x.device, dtype=x.dtype)
+    scaled = freqs.unsqueeze(-1) * x.unsqueeze(-2)  # (..., n_freqs, d)
+    return torch.cat([x, torch.stack([scaled.sin(), scaled.cos()], dim=-2).flatten(-3)], dim=-1)
+
+
+def mix_same_class(batch: ViewBatch) -> ViewBatch:
+    """The batch plus, for items with more than two same-class items in it, one mixed copy each.
+
+    A copy of embedding ``e_i`` takes each coordinate from ``e_j`` with probability ``1 - t``
+    and keeps ``e_i``'s otherwise, where ``j`` is drawn uniformly among the batch's items of
+    ``i``'s class (``i`` included) and ``t ~ U(0, 1)`` per item: the released classifier's
+    augmentation, which enlarges the batch rather than replacing it. Draws from torch's
+    global RNG, which the Trainer checkpoints.
+    """
+    emb, labels = batch.data, batch.labels
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    keep = same.sum(1) > 2
+    partner = torch.rand(same.shape, device=emb.device).masked_fill(~same, -1).argmax(1)
+    from_partner = torch.rand(emb.shape, device=emb.device) >= torch.rand(len(emb), 1, device=emb.device)
+    mixed = torch.where(from_partner, emb[partner], emb)[keep]
+    return ViewBatch(torch.cat([emb, mixed]), torch.cat([labels, labels[keep]]), torch.cat([batch.index, batch.index[keep]]))
 
 
 class Autoencoder(nn.Module):
     """Encoder + implicit decoder as one module, so DDP sees one forward per step."""
 
-    def __init__(self, spec: FieldSpec, query_spec: FieldSpec, encoder: RowEncoder, decoder: ImplicitDecoder) -> None:
+    def __init__(self, spec: FieldSpec, config: Nf2VecConfig, encoder: RowEncoder, decoder: ImplicitDecoder) -> None:
         super().__init__()
-        self.spec, self.query_spec = spec, query_spec
+        self.spec, self.rows, self.n_freqs = spec, config.matrix_rows, config.n_freqs
+        self.query_spec = query_spec(spec, config.n_freqs)
+        self.field_encoding = config.query_encoding == "field"
         self.encoder, self.decoder = encoder, decoder
+
+    def embed(self, params: Params) -> Tensor:
+        """``(B, embed_dim)`` embeddings of the INRs ``params``."""
+        return self.encoder(encoder_matrix(self.spec, params, self.rows))
+
+    def encode_queries(self, coords: Tensor) -> Tensor:
+        """The decoder's positional encoding of raw coordinates, as ``query_encoding`` selects."""
+        return encode(self.query_spec, coords) if self.field_encoding else nf2vec_encoding(coords, self.n_freqs)
 
     def forward(self, params: Params, coords: Tensor) -> Tensor:
         """Decoder output at raw coordinates ``(B, N, d)`` for the INRs ``params``."""
-        return self.decoder(self.encoder(encoder_matrix(self.spec, params)), encode(self.query_spec, coords))
+        return self.decoder(self.embed(params), self.encode_queries(coords))
 
 
 class Nf2Vec(Method):
@@ -208,12 +293,14 @@ class Nf2Vec(Method):
             )
         cfg = self.config
         self.spec, self.kind = spec, FIELD_KINDS.get(info.field_kind)
-        query_spec = spec.model_copy(update={"encoding": "freq", "n_freqs": cfg.n_freqs})
+        coord_dim = query_spec(spec, cfg.n_freqs).encoded_dim
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # same init on every device
             encoder = RowEncoder(spec.hidden, cfg.encoder_hidden, cfg.embed_dim)
-            decoder = ImplicitDecoder(cfg.embed_dim, query_spec.encoded_dim, cfg.decoder_hidden, spec.out_dim)
-            self.autoencoder = Autoencoder(spec, query_spec, encoder, decoder).to(self.device)
+            decoder = ImplicitDecoder(
+                cfg.embed_dim, coord_dim, cfg.decoder_hidden, spec.out_dim, cfg.decoder_layers, cfg.decoder_skip_after
+            )
+            self.autoencoder = Autoencoder(spec, cfg, encoder, decoder).to(self.device)
             self.classifier = bn_mlp(cfg.embed_dim, cfg.cls_hidden, info.n_classes, cfg.cls_dropout).to(self.device)
 
     @property
@@ -291,9 +378,7 @@ class Nf2Vec(Method):
     # ------------------------------------------------------------------ embeddings + classifier
 
     def embed(self, view: View) -> Tensor:
-        return predict_view(
-            lambda params: self.encoder(encoder_matrix(self.spec, params)), self.encoder, view, self.config.eval_batch_size, self.device
-        )
+        return predict_view(self.autoencoder.embed, self.encoder, view, self.config.eval_batch_size, self.device)
 
     def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
         cfg = self.config
@@ -314,6 +399,7 @@ class Nf2Vec(Method):
             device=self.device,
             progress=progress,
             description="nf2vec classifier",
+            augment=mix_same_class if cfg.cls_mix_same_class else None,
         )
         self.history = {"pretext_loss": pretext, "pretext_seconds": pretext_seconds, **history}
 

@@ -17,7 +17,7 @@ from nfbench.api import DataInfo, View, capabilities_of
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward, field_preset, shared_init
 from nfbench.fields.kinds import FIELD_KINDS
-from nfbench.methods.nf2vec import Nf2Vec, encoder_matrix
+from nfbench.methods.nf2vec import Nf2Vec
 from nfbench.methods.weight_baselines import FlatMLP, WeightStats, sorted_quantiles, weight_statistics
 from nfbench.training import Standardize
 
@@ -170,36 +170,7 @@ def test_presets_and_card(cls) -> None:
     assert all(p.departs for p in cls.presets.values())
 
 
-# --------------------------------------------------------------------------- nf2vec specifics
-
-
-def test_encoder_matrix_stacks_transposed_weights_then_bias_rows() -> None:
-    spec = FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=4, depth=3)
-    params = {n: torch.randn(2, *s) for n, s in spec.param_shapes().items()}
-    m = encoder_matrix(spec, params)
-    assert m.shape == (2, 2 * (4 + 1), 4)  # L = depth - 1 hidden-to-hidden layers
-    for block, layer in enumerate((1, 2)):
-        rows = m[:, block * 5 : (block + 1) * 5]
-        assert torch.equal(rows[:, :4], params[f"layers.{layer}.weight"].transpose(1, 2))
-        assert torch.equal(rows[:, 4], params[f"layers.{layer}.bias"])
-
-
-def test_nf2vec_paper_preset_has_the_published_shapes() -> None:
-    method = Nf2Vec(Nf2Vec.presets["paper"].config, CPU, 0)
-    method.setup(DataInfo(spec=field_preset("paper"), field_kind="udf", class_names=tuple(map(str, range(40)))))
-    widths = [l.out_features for l in method.encoder.rows if isinstance(l, torch.nn.Linear)]
-    assert widths == [512, 512, 1024, 1024, 1024] and method.encoder.rows[0].in_features == 512
-    decoder = method.autoencoder.decoder
-    assert [l.in_features for l in decoder.layers] == [1024 + 63, 512, 512, 512]
-    assert decoder.skip.in_features == 1024 + 63 and decoder.out.out_features == 1
-    head = [l.out_features for l in method.classifier if isinstance(l, torch.nn.Linear)]
-    assert method.classifier[0].in_features == 1024 and head == [512, 256, 40]
-    params = {n: p.unsqueeze(0).expand(2, *p.shape) for n, p in shared_init(field_preset("paper"), 0).items()}
-    info = DataInfo(spec=field_preset("paper"), field_kind="udf", class_names=("a", "b"))
-    assert method.embed(ParamsView(info, "test", params, torch.tensor([0, 1]))).shape == (2, 1024)
-    inference = sum(p.numel() for net in (method.encoder, method.classifier) for p in net.parameters())
-    assert method.n_parameters() == inference
-    assert method.n_training_parameters() == sum(p.numel() for p in decoder.parameters())
+# --------------------------------------------------------------------------- nf2vec specifics (more in test_nf2vec.py)
 
 
 def test_nf2vec_needs_a_hidden_to_hidden_layer() -> None:
@@ -226,7 +197,9 @@ def test_nf2vec_pretext_loss_decreases(data: SyntheticINRs) -> None:
     method = make(Nf2Vec, data, epochs=12)
     losses = method.train_pretext(data.view("train"), None)
     assert len(losses) == 12 and all(math.isfinite(l) for l in losses)
-    assert losses[-1] < 0.65 * losses[0], losses
+    # the released 5-layer decoder starts lower than the earlier 4-layer one (0.10 vs 0.12 here) and ends
+    # at the same loss (0.07), so the ratio it achieves is smaller
+    assert losses[-1] < 0.72 * losses[0], losses
 
 
 def test_nf2vec_trains_on_image_fields() -> None:

@@ -2,11 +2,14 @@
 
 Cross-entropy on the train view, AdamW with a OneCycle schedule (nf2vec's classifier
 recipe), a seeded shuffle, and selection of the epoch with the best val accuracy, all
-through the shared ``Trainer`` (so AMP, resume and DDP come with it).
+through the shared ``Trainer`` (so AMP, resume and DDP come with it). A method may add a
+training-batch transform (nf2vec's same-class mixing); validation and prediction never
+see it, so what is selected and reported is the plain model on plain inputs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -14,7 +17,7 @@ from rich.progress import Progress
 from torch import nn
 from torch.nn import functional as F
 
-from nfbench.api.view import View
+from nfbench.api.view import View, ViewBatch
 from nfbench.training.evaluation import accuracy_of
 from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
 
@@ -30,12 +33,23 @@ def fit_classifier(
     device: torch.device,
     progress: Progress | None = None,
     description: str = "classifier",
+    augment: Callable[[ViewBatch], ViewBatch] | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` (view batch data -> logits) and return its history for the record."""
+    """Train ``model`` (view batch data -> logits) and return its history for the record.
+
+    ``augment`` rewrites each training batch (on the device) before the loss; it must draw
+    from torch's global RNG, which the Trainer checkpoints, so a resumed fit replays it.
+    """
+
+    def loss(net: nn.Module, batch: ViewBatch) -> torch.Tensor:
+        if augment is not None:
+            batch = augment(batch)
+        return F.cross_entropy(net(batch.data), batch.labels)
+
     trainer = Trainer(
         config,
         model,
-        lambda net, batch: F.cross_entropy(net(batch.data), batch.labels),
+        loss,
         device=device,
         val_fn=lambda net: accuracy_of(net, val, eval_batch_size, device),
         scheduler=one_cycle,
