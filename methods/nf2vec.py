@@ -19,6 +19,7 @@ shapes they were fitted to: in nfbench the INRs are the data.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -33,7 +34,8 @@ from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
-from nfbench.fields.kinds import FIELD_KINDS
+from nfbench.fields.kinds import FIELD_KINDS, FieldKind
+from nfbench.fitting.streams import ItemStreams
 from nfbench.training import bn_mlp
 from nfbench.training.evaluation import predict_view
 from nfbench.training.supervised import fit_classifier
@@ -75,6 +77,18 @@ class Nf2VecConfig(MethodConfig):
     n_probe: int = Field(ge=1, description="uniform points each INR is probed at to find its surface")
     n_near: int = Field(ge=1, description="probe points kept per INR (closest to its surface)")
     near_sigma: float = Field(ge=0, description="Gaussian jitter of near-surface queries")
+    pretext_targets: Literal["auto", "source", "field"] = Field(
+        description="'source' (released): regress the source shape's field (its fitting targets, recomputed from the "
+        "stored source) at queries near the stored cloud; 'field' (nfbench < issue 8): distil the INR's own outputs at "
+        "queries near its probed surface; 'auto': source where the field kind can recompute it from what the dataset "
+        "stores (udf, occ, image), else field (sdf: no mesh is stored)"
+    )
+    pretext_select: bool = Field(
+        description="keep the pretext epoch whose decoder, conditioned on val embeddings, best reconstructs the stored "
+        "val sources by the field kind's fit quality (Chamfer distance for clouds) (released: best val reconstruction)"
+    )
+    select_items: int = Field(ge=1, description="val INRs (the first ones) reconstructed each epoch for the selection")
+    select_resolution: int = Field(ge=8, description="grid of grid-based decoders (sdf, occ) in the selection")
     # classifier on frozen embeddings
     cls_hidden: tuple[int, ...]
     cls_dropout: float = Field(ge=0, lt=1)
@@ -117,6 +131,10 @@ _PAPER = Nf2VecConfig(
     n_probe=65536,
     n_near=8192,
     near_sigma=0.01,
+    pretext_targets="auto",
+    pretext_select=True,
+    select_items=64,
+    select_resolution=64,
     cls_hidden=(512, 256),
     cls_dropout=0.5,
     cls_epochs=150,
@@ -220,6 +238,16 @@ def mix_same_class(batch: ViewBatch) -> ViewBatch:
     return ViewBatch(torch.cat([emb, mixed]), torch.cat([labels, labels[keep]]), torch.cat([batch.index, batch.index[keep]]))
 
 
+CLOUD = "points"
+"""The stored reference cloud: the released pretext samples its queries near it."""
+
+
+def pretext_sources(kind: FieldKind) -> tuple[str, ...]:
+    """Stored source tensors the released pretext reads: the kind's targets, and the cloud to
+    sample near-surface queries around (kinds without a surface sample uniformly)."""
+    return tuple(dict.fromkeys([*kind.source_target_inputs, *([CLOUD] if kind.surface_level is not None else [])]))
+
+
 class Autoencoder(nn.Module):
     """Encoder + implicit decoder as one module, so DDP sees one forward per step."""
 
@@ -267,6 +295,7 @@ class Nf2Vec(Method):
                 update=dict(
                     encoder_hidden=(128, 128, 256, 256), embed_dim=256, decoder_hidden=128, epochs=80,
                     batch_size=16, lr=3e-3, points_per_inr=512, n_probe=8192, n_near=1024, near_sigma=0.02,
+                    select_items=16, select_resolution=32,
                     cls_hidden=(256, 128), cls_epochs=150, cls_lr=1e-3, cls_batch_size=64, eval_batch_size=32,
                 )
             ),
@@ -277,6 +306,7 @@ class Nf2Vec(Method):
                 update=dict(
                     encoder_hidden=(32, 32), embed_dim=32, decoder_hidden=32, n_freqs=4, epochs=3, batch_size=8,
                     lr=3e-3, points_per_inr=256, n_probe=1024, n_near=128, near_sigma=0.05, cls_hidden=(32,),
+                    select_items=4, select_resolution=16,
                     cls_dropout=0.1, cls_epochs=30, cls_lr=1e-2, cls_batch_size=16, eval_batch_size=16,
                 )
             ),
@@ -302,6 +332,24 @@ class Nf2Vec(Method):
             )
             self.autoencoder = Autoencoder(spec, cfg, encoder, decoder).to(self.device)
             self.classifier = bn_mlp(cfg.embed_dim, cfg.cls_hidden, info.n_classes, cfg.cls_dropout).to(self.device)
+
+    @staticmethod
+    def resolved_targets(config: Nf2VecConfig, kind: FieldKind) -> Literal["source", "field"]:
+        if config.pretext_targets == "auto":
+            return "source" if kind.source_target_inputs else "field"
+        return config.pretext_targets
+
+    @classmethod
+    def training_sources(cls, config: Nf2VecConfig, info: DataInfo) -> tuple[str, ...]:  # type: ignore[override]
+        """The source tensors the pretext regresses (and samples its queries near), and those the
+        model selection compares with: train and val only, and the record lists them."""
+        kind = FIELD_KINDS.get(info.field_kind)
+        names: list[str] = []
+        if cls.resolved_targets(config, kind) == "source":
+            names += pretext_sources(kind)
+        if config.pretext_select:
+            names += kind.quality_inputs
+        return tuple(dict.fromkeys(names))
 
     @property
     def encoder(self) -> RowEncoder:
@@ -352,28 +400,71 @@ class Nf2Vec(Method):
         near = near + self.config.near_sigma * torch.randn(near.shape, device=self.device)
         return torch.cat([near, uniform], dim=1).clamp(-1, 1)
 
-    def pretext_loss(self, model: nn.Module, batch: Any, candidates: Tensor) -> Tensor:
+    def field_pretext_loss(self, model: nn.Module, batch: Any, candidates: Tensor) -> Tensor:
+        """nfbench's pretext: reproduce the INR's own outputs near its probed surface."""
         coords = self.sample_queries(candidates[batch.index.cpu()].to(self.device))
         with torch.no_grad():
             target = batched_forward(self.spec, batch.data, coords)
         return self.kind.distill_loss(model(batch.data, coords), target)
 
-    def train_pretext(self, train: View, progress: Progress | None) -> list[float]:
+    def source_pretext_loss(self, model: nn.Module, batch: Any, train: View) -> Tensor:
+        """The released pretext: the source shape's fitting targets, with the fitting loss, at queries
+        near its stored cloud (uniform only for kinds without a surface)."""
+        source = {name: train.training_source(batch.index, name).to(self.device) for name in pretext_sources(self.kind)}
+        near = source.get(CLOUD, torch.zeros(len(batch), 0, self.spec.in_dim))
+        coords = self.sample_queries(near.to(self.device))
+        target = self.kind.source_targets(source, coords)
+        return self.kind.loss(model(batch.data, coords), target).mean()
+
+    @torch.no_grad()
+    def reconstruction_quality(self, val: View) -> float:
+        """Mean fit quality (the kind's first metric) of the decoder, conditioned on the embeddings of the
+        first ``select_items`` val INRs, against their stored sources: the pretext's model selection."""
+        self.autoencoder.eval()
+        index = torch.arange(min(self.config.select_items, len(val)))
+        batch = val.__getitems__(index.tolist()).to(self.device)
+        emb = self.autoencoder.embed(batch.data)
+
+        def decoded(coords: Tensor) -> Tensor:
+            return self.autoencoder.decoder(emb, self.autoencoder.encode_queries(coords))
+
+        source = {name: val.training_source(index, name) for name in self.kind.quality_inputs}
+        reference = self.kind.quality_reference(source, self.device)
+        streams = ItemStreams([self.seed * 1_000_003 + int(i) for i in index])  # the same decode every epoch
+        with warnings.catch_warnings():  # an early decoder has no surface yet: its poor score is the point
+            warnings.simplefilter("ignore", RuntimeWarning)
+            quality = self.kind.fit_quality(decoded, len(index), reference, resolution=self.config.select_resolution, generator=streams)
+        return float(quality[self.kind.quality_metrics[0].name].mean())
+
+    def train_pretext(self, train: View, val: View, progress: Progress | None) -> dict[str, Any]:
         cfg = self.config
-        candidates = self.surface_candidates(train)
+        if self.resolved_targets(cfg, self.kind) == "source":
+            loss_fn = lambda model, batch: self.source_pretext_loss(model, batch, train)  # noqa: E731
+        else:
+            candidates = self.surface_candidates(train)
+            loss_fn = lambda model, batch: self.field_pretext_loss(model, batch, candidates)  # noqa: E731
         trainer = Trainer(
             TrainerConfig(
                 epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, amp=cfg.amp, seed=self.seed,
                 checkpoint_dir=self.checkpoint_dir("pretext"),
             ),
             self.autoencoder,
-            lambda model, batch: self.pretext_loss(model, batch, candidates),
+            loss_fn,
             device=self.device,
+            val_fn=(lambda model: self.reconstruction_quality(val)) if cfg.pretext_select else None,
+            higher_is_better=self.kind.quality_metrics[0].higher_is_better,
             scheduler=one_cycle,
             progress=progress,
             description="nf2vec pretext",
         )
-        return trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed)).train_loss
+        result = trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed))
+        return {
+            "pretext_targets": self.resolved_targets(cfg, self.kind),
+            "pretext_loss": result.train_loss,
+            "pretext_val_quality": result.val_score,
+            "pretext_quality_metric": self.kind.quality_metrics[0].name,
+            "pretext_best_epoch": result.best_epoch,
+        }
 
     # ------------------------------------------------------------------ embeddings + classifier
 
@@ -383,7 +474,7 @@ class Nf2Vec(Method):
     def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
         cfg = self.config
         start = time.perf_counter()
-        pretext = self.train_pretext(train, progress)
+        pretext = self.train_pretext(train, val, progress)
         pretext_seconds = time.perf_counter() - start
         train_emb, val_emb = TensorView(train, self.embed(train)), TensorView(val, self.embed(val))
         history = fit_classifier(
@@ -401,7 +492,7 @@ class Nf2Vec(Method):
             description="nf2vec classifier",
             augment=mix_same_class if cfg.cls_mix_same_class else None,
         )
-        self.history = {"pretext_loss": pretext, "pretext_seconds": pretext_seconds, **history}
+        self.history = {**pretext, "pretext_seconds": pretext_seconds, **history}
 
     def predict(self, view: View) -> Tensor:
         emb = TensorView(view, self.embed(view))

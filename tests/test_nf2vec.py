@@ -18,6 +18,7 @@ from nfbench.cli.app import app
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, field_preset, shared_init
 from nfbench.fields.functional import encode
+from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.methods import nf2vec as nf2vec_module
 from nfbench.methods.nf2vec import ImplicitDecoder, Nf2Vec, encoder_matrix, mix_same_class, nf2vec_encoding, query_spec
 from nfbench.run.config import resolve_config
@@ -32,10 +33,14 @@ RELEASED = {
     "decoder_skip_after": 3,
     "query_encoding": "nf2vec",
     "cls_mix_same_class": True,
+    "pretext_targets": "auto",
+    "pretext_select": True,
 }
 
 
 def make(preset: str = "tiny", spec: FieldSpec | None = None, n_classes: int = 2, **overrides) -> Nf2Vec:
+    """On synthetic weights without source shapes unless a test asks for sources."""
+    overrides = {"pretext_targets": "field", "pretext_select": False} | overrides
     method = Nf2Vec(Nf2Vec.presets[preset].config.model_copy(update=overrides), CPU, 0)
     method.setup(DataInfo(spec=spec or field_preset("tiny"), field_kind="udf", class_names=tuple(map(str, range(n_classes)))))
     return method
@@ -48,10 +53,13 @@ def test_every_preset_defaults_to_the_released_code(preset: str) -> None:
 
 
 def test_each_earlier_behaviour_is_selectable_with_set() -> None:
-    earlier = {"matrix_rows": "input_units", "decoder_layers": 4, "decoder_skip_after": 2, "query_encoding": "field"}
-    sets = [f"{k}={v}" for k, v in earlier.items()] + ["cls_mix_same_class=false"]
+    earlier = {
+        "matrix_rows": "input_units", "decoder_layers": 4, "decoder_skip_after": 2, "query_encoding": "field",
+        "pretext_targets": "field",
+    }
+    sets = [f"{k}={v}" for k, v in earlier.items()] + ["cls_mix_same_class=false", "pretext_select=false"]
     config = resolve_config(Nf2Vec, "cpu", sets)[1]
-    assert {k: getattr(config, k) for k in RELEASED} == earlier | {"cls_mix_same_class": False}
+    assert {k: getattr(config, k) for k in RELEASED} == earlier | {"cls_mix_same_class": False, "pretext_select": False}
 
 
 # --------------------------------------------------------------------------- 1. encoder matrix
@@ -248,3 +256,55 @@ def test_list_methods_shows_inference_parameters_and_the_decoder_apart() -> None
     assert result.exit_code == 0, result.output
     row = next(line for line in result.output.splitlines() if "nf2vec" in line)
     assert f"{encoder + classifier:,} (+{decoder:,})" in row, row
+
+
+# --------------------------------------------------------------------------- 6. source targets, best val reconstruction
+
+
+def info_for(kind: str) -> DataInfo:
+    spec = field_preset("image" if kind == "image" else "tiny")
+    return DataInfo(spec=spec, field_kind=kind, class_names=("a", "b"))
+
+
+@pytest.mark.parametrize(
+    "kind,expected",
+    [("udf", ("points",)), ("occ", ("voxels", "points")), ("image", ("images",)), ("sdf", ("points",))],
+)
+def test_auto_pretext_targets_read_the_sources_the_kind_needs(kind: str, expected: tuple[str, ...]) -> None:
+    config = Nf2Vec.presets["tiny"].config
+    assert Nf2Vec.training_sources(config, info_for(kind)) == expected  # sdf: only the selection's clouds
+    resolved = Nf2Vec.resolved_targets(config, FIELD_KINDS.get(kind))
+    assert resolved == ("field" if kind == "sdf" else "source")
+    off = config.model_copy(update={"pretext_targets": "field", "pretext_select": False})
+    assert Nf2Vec.training_sources(off, info_for(kind)) == ()
+
+
+@pytest.fixture(scope="module")
+def udf_dataset(tmp_path_factory):
+    from nfbench.fitting.build import BuildRequest, build_dataset
+    from nfbench.store.reader import INRDataset
+
+    out = tmp_path_factory.mktemp("udf") / "procshapes-udf"
+    build_dataset(BuildRequest("procshapes", field="udf", preset="tiny", limit=2, out=out), CPU)
+    return INRDataset.open(out)
+
+
+def test_source_pretext_regresses_the_stored_source_and_keeps_the_best_val_epoch(udf_dataset, tmp_path, monkeypatch) -> None:
+    from nfbench.run.runner import run_one, run_specs, train_or_load
+
+    seen = {}
+    source_targets = FIELD_KINDS.get("udf").source_targets
+
+    def spy(source, coords):
+        seen.setdefault("points", source["points"])
+        return source_targets(source, coords)
+
+    monkeypatch.setattr(FIELD_KINDS.get("udf"), "source_targets", spy)
+    (spec,) = run_specs("nf2vec", "tiny", ["epochs=4"], [0], "fields")
+    record, _ = run_one(spec, "classify", udf_dataset, CPU, tmp_path, rerun=True)
+    assert record.training_sources == ["points"]
+    assert seen["points"].shape[1:] == (udf_dataset.meta.build.n_reference_points, 3)  # the stored clouds
+    trained = train_or_load(spec, udf_dataset, CPU)  # from the cache of the run above
+    h = trained.method.history
+    assert h["pretext_targets"] == "source" and h["pretext_quality_metric"] == "chamfer"
+    assert len(h["pretext_val_quality"]) == 4 and h["pretext_best_epoch"] == int(torch.tensor(h["pretext_val_quality"]).argmin())

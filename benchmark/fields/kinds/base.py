@@ -94,6 +94,8 @@ class FieldKind(ABC):
         """Per-INR agreement ``(B,)`` between decoded fields and the data they were fitted to, keyed by
         ``quality_metrics`` names. Decoding runs on ``reference.device``; ``generator`` as in ``decode_points``."""
 
+    quality_inputs: ClassVar[tuple[str, ...]]
+    """Stored source tensors ``quality_reference`` reads."""
     source_target_inputs: ClassVar[tuple[str, ...]] = ()
     """Stored source tensors ``source_targets`` needs; () when the store keeps too little of the
     source to recompute its field (an sdf needs the mesh, which is not stored)."""

@@ -29,6 +29,7 @@ class ImageKind(FieldKind):
     in_dim = 2
     surface_level = None
     source_target_inputs = ("images",)
+    quality_inputs = ("images",)
     no_surface = "images are 2-D intensity fields"
     no_inside = "images are 2-D intensity fields"
     quality_metrics = (

@@ -38,6 +38,7 @@ class OccKind(SurfaceKind):
     name = "occ"
     surface_level = OCC_THRESHOLD
     source_target_inputs = ("voxels",)
+    quality_inputs = ("voxels",)
     quality_metrics = (
         MetricSpec(
             name="iou",

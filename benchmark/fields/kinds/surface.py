@@ -54,6 +54,7 @@ class SurfaceKind(FieldKind):
     in_dim = 3
     surface_level: float
     quality_metrics = CLOUD_METRICS
+    quality_inputs = ("points",)
 
     def query_count(self, cfg: SamplingConfig, image_hw: tuple[int, int] | None = None) -> int:
         return cfg.n_queries
