@@ -16,21 +16,15 @@ from typing import ClassVar
 import numpy as np
 import trimesh
 
-from nfbench.datasets.base import DatasetCard, ItemRef, Shape, ShapeDataset, file_sha256
-from nfbench.errors import ConfigError, DataError
+from nfbench.datasets.base import DatasetCard, ItemRef, Limits, Shape, ShapeDataset, file_sha256
+from nfbench.errors import DataError
 
 SPLITS: tuple[str, str] = ("train", "test")
 _IS_SPACE = np.zeros(256, bool)
 _IS_SPACE[list(b" \t\n\r\x0b\x0c")] = True  # exactly what bytes.split() splits on
 
 
-# ---------------------------------------------------------------------------- roots, limits
-
-
-def check_limit(limit: int | None) -> None:
-    """``limit`` is a per-class, per-split cap given by the user (``--limit``)."""
-    if limit is not None and limit < 1:
-        raise ConfigError(f"--limit {limit}: must be a positive number of items per class and split")
+# ---------------------------------------------------------------------------- roots
 
 
 def require_root(root: Path | None, layout: str) -> Path:
@@ -103,13 +97,15 @@ def class_folders(data_dir: Path, card: DatasetCard) -> list[str]:
     return names
 
 
-def list_class_folder_items(root: Path, data_dir: Path, card: DatasetCard, suffix: str, limit: int | None) -> list[ItemRef]:
+def list_class_folder_items(
+    root: Path, data_dir: Path, card: DatasetCard, suffix: str, limit: int | Limits | None
+) -> list[ItemRef]:
     """Items of a class-folder layout: the first ``limit`` files by name per class and split.
 
     Locators are relative to ``root`` (what the user passes back to ``load``), so either
     accepted root level works.
     """
-    check_limit(limit)
+    limits = Limits.of(limit)
     items: list[ItemRef] = []
     for label, name in enumerate(class_folders(data_dir, card)):
         found = 0
@@ -119,7 +115,7 @@ def list_class_folder_items(root: Path, data_dir: Path, card: DatasetCard, suffi
             found += len(files)
             items += [
                 ItemRef(f"{split}/{name}/{p.stem}", split, label, p.relative_to(root).as_posix(), file_sha256(p))  # type: ignore[arg-type]
-                for p in files[:limit]
+                for p in files[: limits.cap(split)]
             ]
         if not found:
             raise DataError(data_dir / name, f"no *{suffix} files in train/ or test/; expected {card.layout}")
@@ -135,7 +131,7 @@ class ClassFolderDataset(ShapeDataset):
         _, data_dir = locate(root, is_class_split_dir, self.card.layout)
         return class_folders(data_dir, self.card)
 
-    def list_items(self, root: Path | None, limit: int | None, seed: int) -> list[ItemRef]:
+    def list_items(self, root: Path | None, limit: int | Limits | None, seed: int) -> list[ItemRef]:
         root, data_dir = locate(root, is_class_split_dir, self.card.layout)
         return list_class_folder_items(root, data_dir, self.card, self.suffix, limit)
 

@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nfbench.errors import ConfigError
 from nfbench.hashing import sha256_file as file_sha256  # noqa: F401 (re-exported for dataset modules)
 
 Split = Literal["train", "val", "test"]
@@ -61,6 +62,38 @@ class ItemRef:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How many items per class each split keeps (``--limit``, ``--limit-train``, ``--limit-test``).
+
+    ``default`` caps both splits, as ``--limit`` always did; ``train`` and ``test``
+    override it for one split, so a build can take more train shapes while its test set
+    stays exactly that of a plain ``--limit`` build (loaders keep the *first* N in their
+    own order, so a smaller cap selects a prefix of a larger one). ``val`` is carved from
+    train afterwards. ``None`` means no cap (or, for generated datasets, their default).
+    """
+
+    default: int | None = None
+    train: int | None = None
+    test: int | None = None
+
+    def __post_init__(self) -> None:
+        for flag, n in (("--limit", self.default), ("--limit-train", self.train), ("--limit-test", self.test)):
+            if n is not None and n < 1:
+                per = "per class and split" if flag == "--limit" else "per class"
+                raise ConfigError(f"{flag} {n}: limit must be >= 1 (a positive number of items {per})")
+
+    @classmethod
+    def of(cls, limit: int | Limits | None) -> Limits:
+        """A plain ``--limit N`` (or None) as limits; validated either way."""
+        return limit if isinstance(limit, Limits) else cls(limit)
+
+    def cap(self, split: str) -> int | None:
+        """Items per class kept in ``split`` (``train`` or ``test``)."""
+        override = self.train if split == "train" else self.test
+        return self.default if override is None else override
+
+
 @dataclass
 class Shape:
     """Raw shape content as read from disk, in the source's own coordinates.
@@ -88,10 +121,11 @@ class ShapeDataset:
     def class_names(self, root: Path | None) -> list[str]:
         raise NotImplementedError
 
-    def list_items(self, root: Path | None, limit: int | None, seed: int) -> list[ItemRef]:
+    def list_items(self, root: Path | None, limit: int | Limits | None, seed: int) -> list[ItemRef]:
         """Train and test items (val is carved from train by the caller), sorted by key.
 
-        ``limit`` caps the number of items per class in each split; ``seed`` only matters
+        ``limit`` caps the number of items per class in each split (``Limits.of(limit).cap(split)``,
+        the first ones in the source's order); ``seed`` only matters
         for generated datasets. Raise ``nfbench.errors.DataError`` naming the root or file
         when the layout is wrong.
         """

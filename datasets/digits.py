@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 
-from nfbench.datasets._readers import check_limit, rank_within_class
-from nfbench.datasets.base import DatasetCard, ItemRef, Shape, ShapeDataset
+from nfbench.datasets._readers import rank_within_class
+from nfbench.datasets.base import DatasetCard, ItemRef, Limits, Shape, ShapeDataset
 from nfbench.errors import DataError
 
 _TRAIN_FRACTION = (4, 5)  # integer ratio: the split must not depend on float rounding
@@ -53,15 +53,16 @@ class Digits(ShapeDataset):
     def class_names(self, root: Path | None) -> list[str]:
         return [str(d) for d in range(10)]
 
-    def list_items(self, root: Path | None, limit: int | None, seed: int) -> list[ItemRef]:
-        check_limit(limit)
+    def list_items(self, root: Path | None, limit: int | Limits | None, seed: int) -> list[ItemRef]:
+        limits = Limits.of(limit)
         images, labels = _digits()
         rank = rank_within_class(labels)
         num, den = _TRAIN_FRACTION
         n_train = (np.bincount(labels, minlength=10) * num // den)[labels]
         is_train = rank < n_train
         rank_in_split = np.where(is_train, rank, rank - n_train)
-        keep = np.flatnonzero(rank_in_split < (limit or len(labels)))
+        caps = np.where(is_train, limits.cap("train") or len(labels), limits.cap("test") or len(labels))
+        keep = np.flatnonzero(rank_in_split < caps)
         splits = np.where(is_train, "train", "test")
         items = [
             ItemRef(

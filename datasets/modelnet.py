@@ -18,7 +18,6 @@ import numpy as np
 from nfbench.datasets._readers import (
     ClassFolderDataset,
     check_class_count,
-    check_limit,
     class_folders,
     cloud_shape,
     is_class_split_dir,
@@ -28,7 +27,7 @@ from nfbench.datasets._readers import (
     read_shape,
     require_root,
 )
-from nfbench.datasets.base import DatasetCard, ItemRef, Shape, file_sha256
+from nfbench.datasets.base import DatasetCard, ItemRef, Limits, Shape, file_sha256
 from nfbench.errors import DataError
 
 _MODELNET_CITATION = (
@@ -87,8 +86,8 @@ def _read_shard(path: Path, n_classes: int) -> tuple[np.ndarray, list[str]]:
     return labels, sources
 
 
-def _h5_items(root: Path, folder: Path, card: DatasetCard, limit: int | None) -> list[ItemRef]:
-    check_limit(limit)
+def _h5_items(root: Path, folder: Path, card: DatasetCard, limit: int | Limits | None) -> list[ItemRef]:
+    limits = Limits.of(limit)
     names = _shape_names(folder, card)
     shards = sorted(
         (m.group(1), int(m.group(2)), p) for p in folder.glob("ply_data_*.h5") if (m := _SHARD.fullmatch(p.name))
@@ -109,7 +108,7 @@ def _h5_items(root: Path, folder: Path, card: DatasetCard, limit: int | None) ->
         if not rows:
             raise DataError(folder, f"no ply_data_{split}<N>.h5 shards; expected {_H5_LAYOUT}")
         all_labels = np.concatenate(labels)
-        keep = np.flatnonzero(rank_within_class(all_labels) < (limit or len(all_labels)))
+        keep = np.flatnonzero(rank_within_class(all_labels) < (limits.cap(split) or len(all_labels)))
         hashes = {path: file_sha256(path) for path in {rows[i][0] for i in keep}}
         items += [
             ItemRef(f"{split}/{rows[i][2]}/{rows[i][3]}", split, int(all_labels[i]),  # type: ignore[arg-type]
@@ -162,7 +161,7 @@ class ModelNet40(ClassFolderDataset):
         _, folder, is_h5 = self._locate(root)
         return _shape_names(folder, self.card) if is_h5 else class_folders(folder, self.card)
 
-    def list_items(self, root: Path | None, limit: int | None, seed: int) -> list[ItemRef]:
+    def list_items(self, root: Path | None, limit: int | Limits | None, seed: int) -> list[ItemRef]:
         root, folder, is_h5 = self._locate(root)
         if is_h5:
             return _h5_items(root, folder, self.card, limit)

@@ -310,3 +310,17 @@ def test_training_sources_reach_train_and_val_only_and_are_recorded(tiny_dataset
     train = tiny_dataset.split_indices("train")[:4]
     assert torch.equal(SourceSpy.seen["source"], tiny_dataset.read_source(train, ["points"])["points"])
     assert record.training_sources == ["points"] and json.loads(Path(path).read_text())["training_sources"] == ["points"]
+
+
+def test_train_per_class_counts_shapes_and_brings_their_augmented_copies(tmp_path):
+    from nfbench.fitting.build import BuildRequest, build_dataset
+    from nfbench.views.context import first_per_class
+
+    out, _ = build_dataset(BuildRequest("procshapes", preset="tiny", limit=2, augment=1, out=tmp_path / "aug"), CPU)
+    data = INRDataset.open(out)
+    train = data.split_indices("train")
+    chosen = first_per_class(data, train, 1)
+    items = data.items.loc[chosen.tolist()]
+    originals, copies = items[items["augment_of"].isna()], items[items["augment_of"].notna()]
+    assert len(originals) == len(data.class_names) and sorted(originals["label"]) == list(range(len(data.class_names)))
+    assert set(copies["augment_of"]) == set(originals["key"]) and len(copies) == len(originals)

@@ -66,6 +66,12 @@ def build(
     field: str | None = typer.Option(None, help="Field kind, one the dataset supports (see `nfbench data list`; default: the dataset's)."),
     preset: str | None = typer.Option(None, help="Build preset: paper, cpu, tiny, image."),
     limit: int | None = typer.Option(None, help="At most N shapes per class in each split."),
+    limit_train: int | None = typer.Option(None, help="At most N train shapes per class (val is carved from them); overrides --limit."),
+    limit_test: int | None = typer.Option(None, help="At most N test shapes per class; overrides --limit."),
+    augment: int = typer.Option(0, help="Fit K extra copies of every train shape, randomly scaled per axis and jittered."),
+    quality_sample: int | None = typer.Option(
+        None, help="Measure fit quality on about 1 in M items only (chosen by a hash of seed and key); default: all."
+    ),
     steps: int | None = typer.Option(None, help="Override the preset's fitting steps."),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
@@ -79,7 +85,10 @@ def build(
 
     index, count = _parse_shard(shard)
     _check_out(out)
-    req = BuildRequest(name, root, field, preset, limit, steps, seed, index, count, out)
+    req = BuildRequest(
+        name, root, field, preset, limit, steps, seed, index, count, out,
+        limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample,
+    )
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)
     state = "complete" if complete else "partial (other shards still missing)"

@@ -55,15 +55,25 @@ def print_info(ds: INRDataset, console: Console) -> None:
         table.add_row(meta.class_names[int(label)], *(str(row[s]) for s in splits), str(int(row[splits].sum())))
     table.add_row("[bold]all", *(str(int(counts[s].sum())) for s in splits), str(int(counts[splits].to_numpy().sum())))
     console.print(table)
+    if b.augment:
+        n_copies = int(items["augment_of"].notna().sum())
+        console.print(f"augmented copies: {n_copies} ({b.augment} per train shape)")
     metrics = [c for c in items.columns if c.startswith("fit_")]
+    if b.quality_sample is not None:
+        quality = [m for m in metrics if m != "fit_loss"]
+        n_measured = int(items[quality].notna().all(axis=1).sum()) if quality else 0
+        console.print(f"fit quality measured on {n_measured} of {len(items)} INRs (--quality-sample {b.quality_sample})")
     if metrics:
         catalog = all_metrics()  # the field kinds' quality specs and the fit loss: direction and unit
-        q = Table("metric", "split", *(f"q{int(p * 100)}" for p in QUANTILES), "mean", title="fit quality against the source")
+        q = Table("metric", "split", "n", *(f"q{int(p * 100)}" for p in QUANTILES), "mean", title="fit quality against the source")
         for m in metrics:
             name = m.removeprefix("fit_")
             spec = catalog.get(name) if name in catalog else None
             arrow = "" if spec is None else (" ↑" if spec.higher_is_better else " ↓") + (f" {spec.unit}" if spec.unit else "")
             for split in ["all", *splits]:
-                vals = items[m] if split == "all" else items.loc[items["split"] == split, m]
-                q.add_row(name + arrow, split, *(f"{vals.quantile(p):.3g}" for p in QUANTILES), f"{vals.mean():.3g}")
+                # items left out by --quality-sample have no entry (NaN here): quantiles are over the measured ones
+                vals = (items[m] if split == "all" else items.loc[items["split"] == split, m]).dropna()
+                if vals.empty:
+                    continue
+                q.add_row(name + arrow, split, str(len(vals)), *(f"{vals.quantile(p):.3g}" for p in QUANTILES), f"{vals.mean():.3g}")
         console.print(q)

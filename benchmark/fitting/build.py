@@ -11,6 +11,7 @@ Everything that depends on the field kind is asked of the kind (``nfbench.fields
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import time
@@ -26,7 +27,7 @@ from rich.progress import Progress
 
 from nfbench.api.registry import did_you_mean
 from nfbench.datasets import DATASETS
-from nfbench.datasets.base import ItemRef, ShapeDataset, carve_val
+from nfbench.datasets.base import ItemRef, Limits, Shape, ShapeDataset, carve_val
 from nfbench.decode import field_fn
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
@@ -67,6 +68,22 @@ class BuildRequest:
     shard_index: int = 0
     shard_count: int = 1
     out: Path | None = None
+    limit_train: int | None = None
+    limit_test: int | None = None
+    augment: int = 0
+    quality_sample: int | None = None
+
+    @property
+    def limits(self) -> Limits:
+        """``--limit`` with its per-split overrides, as the dataset loaders take them."""
+        return Limits(self.limit, self.limit_train, self.limit_test)
+
+
+AUGMENT_SCALE = (2 / 3, 3 / 2)
+"""Range of the uniform per-axis scale factor of ``--augment`` copies (as in inr2vec's training set)."""
+AUGMENT_JITTER = 0.01
+"""Std of the Gaussian noise added to every point and vertex of an ``--augment`` copy, as a fraction of
+the scaled shape's bounding radius (so about 0.01 in the unit sphere the shape is then normalized into)."""
 
 
 def _int_seed(*parts: object) -> int:
@@ -83,6 +100,14 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
         parts.append(preset)
     if req.limit is not None:
         parts.append(f"limit{req.limit}")
+    if req.limit_train is not None:
+        parts.append(f"limittrain{req.limit_train}")
+    if req.limit_test is not None:
+        parts.append(f"limittest{req.limit_test}")
+    if req.augment:
+        parts.append(f"aug{req.augment}")
+    if req.quality_sample is not None:
+        parts.append(f"qsample{req.quality_sample}")
     if req.steps is not None:
         parts.append(f"steps{req.steps}")
     if req.seed != 0:
@@ -107,6 +132,12 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         )
     if card.needs_root and req.root is None:
         raise DataError(req.name, f"needs --root pointing at the local data (expected layout: {card.layout or card.source})")
+    if req.augment < 0:
+        raise ConfigError(f"--augment {req.augment}: must be >= 0 (extra copies of each train shape)")
+    if req.augment and kind.in_dim != 3:
+        raise ConfigError(f"--augment scales and jitters 3-D geometry; {field!r} fields are {kind.in_dim}-D")
+    if req.quality_sample is not None and req.quality_sample < 1:
+        raise ConfigError(f"--quality-sample {req.quality_sample}: must be >= 1 (1 in M items is measured)")
     fit = preset.fit if req.steps is None else preset.fit.model_copy(update={"steps": req.steps})
     sampling = SamplingConfig.preset(preset.sampling)
     config = BuildConfig(
@@ -120,16 +151,68 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         limit=req.limit,
         n_reference_points=preset.n_reference_points,
         quality_resolution=preset.quality_resolution,
+        limit_train=req.limit_train,
+        limit_test=req.limit_test,
+        augment=req.augment,
+        quality_sample=req.quality_sample,
     )
     out = req.out or default_out_dir(req, field, preset.name, dataset)
     return dataset, config, out
 
 
 def plan_items(dataset: ShapeDataset, req: BuildRequest) -> list[ItemRecord]:
-    refs = sorted(carve_val(dataset.list_items(req.root, req.limit, req.seed)), key=lambda r: r.key)
+    """The ordered plan: the listed items with val carved from train, then ``req.augment`` copies of
+    every train item (key ``<key>#aug<k>``), all sorted by key.
+
+    Copies are added after the carving, so val and test never hold one and the split of an
+    original does not depend on ``--augment``.
+    """
+    refs = carve_val(dataset.list_items(req.root, req.limits, req.seed))
     if not refs:
         raise DataError(req.root or req.name, "no items found")
-    return [ItemRecord(index=i, key=r.key, split=r.split, label=r.label, locator=r.locator, fingerprint=r.fingerprint) for i, r in enumerate(refs)]
+    rows = [(r.key, r, None) for r in refs]
+    rows += [(f"{r.key}#aug{k}", r, r.key) for r in refs if r.split == "train" for k in range(1, req.augment + 1)]
+    rows.sort(key=lambda row: row[0])
+    return [
+        ItemRecord(
+            index=i, key=key, split=r.split, label=r.label, locator=r.locator, fingerprint=r.fingerprint, augment_of=original
+        )
+        for i, (key, r, original) in enumerate(rows)
+    ]
+
+
+def augment_shape(shape: Shape, rng: np.random.Generator, source: str) -> Shape:
+    """A random anisotropic rescaling plus a small jitter of a raw shape (``--augment``).
+
+    Every axis is scaled by a factor drawn from U(``AUGMENT_SCALE``), then every point and
+    mesh vertex gets Gaussian noise of std ``AUGMENT_JITTER`` times the scaled shape's
+    bounding radius; the caller normalizes into the unit sphere afterwards, as for any shape.
+    Points and vertices share the transform so a mesh and its cloud stay aligned (mesh
+    topology, part ids and face data are unchanged). A voxel grid given with a mesh is
+    dropped so that occupancy is voxelized from the transformed mesh; voxels alone (or an
+    image) cannot be transformed this way.
+    """
+    parts = {name: arr.astype(np.float64) for name in ("points", "vertices") if (arr := getattr(shape, name)) is not None}
+    has_mesh = shape.vertices is not None and shape.faces is not None
+    if not parts or (shape.voxels is not None and not has_mesh):
+        raise DataError(source, "--augment transforms points or meshes; this shape has only voxels or an image")
+    scale = rng.uniform(*AUGMENT_SCALE, size=3)
+    scaled = {name: arr * scale for name, arr in parts.items()}
+    both = np.concatenate(list(scaled.values()))
+    radius = float(np.linalg.norm(both - 0.5 * (both.min(axis=0) + both.max(axis=0)), axis=1).max())
+    jittered = {
+        name: (arr + rng.normal(0.0, AUGMENT_JITTER * radius, size=arr.shape)).astype(np.float32) for name, arr in scaled.items()
+    }
+    return dataclasses.replace(shape, voxels=None, **jittered)
+
+
+def quality_measured(config: BuildConfig, key: str) -> bool:
+    """Whether ``--quality-sample`` measures the fit quality of item ``key``.
+
+    Decided by a hash of (seed, key) alone, so the same items are measured whatever the
+    chunk size, shard layout or number of workers; about 1 in ``quality_sample`` items is.
+    """
+    return config.quality_sample is None or _int_seed(config.seed, "quality-sample", key) % config.quality_sample == 0
 
 
 def _prepare_shard(
@@ -140,8 +223,11 @@ def _prepare_shard(
     coords, targets = [], []
     source: dict[str, list[np.ndarray]] = {}
     for item in items:
-        ref = ItemRef(item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
-        shape = normalize_shape(dataset.load(root, ref), item.locator)
+        ref = ItemRef(item.augment_of or item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
+        raw = dataset.load(root, ref)
+        if item.augment_of is not None:
+            raw = augment_shape(raw, np.random.default_rng(_int_seed(config.seed, "augment", item.key)), item.locator)
+        shape = normalize_shape(raw, item.locator)
         rng = np.random.default_rng(_int_seed(config.seed, item.key))
         sup = kind.supervision(shape, sampling, rng, item.locator)
         coords.append(sup.coords)
@@ -176,17 +262,20 @@ def fit_shard(
         seeds=[_int_seed(config.seed, "fit", item.key) for item in items],
         on_step=on_step,
     )
-    quality = kind.fit_quality(
-        field_fn(config.field, params),
-        len(items),
-        kind.quality_reference(source, device),
-        resolution=config.quality_resolution,
-        generator=ItemStreams([_int_seed(config.seed, "quality", item.key) for item in items]),
-    )
-    fitted = []
-    for i, item in enumerate(items):
-        fit = {"loss": float(loss[i])} | {k: float(v[i]) for k, v in quality.items()}
-        fitted.append(item.model_copy(update={"fit": fit}))
+    measured = [i for i, item in enumerate(items) if quality_measured(config, item.key)]
+    quality: dict[int, dict[str, float]] = {i: {} for i in range(len(items))}
+    if measured:
+        rows = torch.tensor(measured)
+        metrics = kind.fit_quality(
+            field_fn(config.field, {name: p[rows.to(p.device)] for name, p in params.items()}),
+            len(measured),
+            kind.quality_reference({name: t[rows] for name, t in source.items()}, device),
+            resolution=config.quality_resolution,
+            generator=ItemStreams([_int_seed(config.seed, "quality", items[i].key) for i in measured]),
+        )
+        for j, i in enumerate(measured):
+            quality[i] = {k: float(v[j]) for k, v in metrics.items()}
+    fitted = [item.model_copy(update={"fit": {"loss": float(loss[i])} | quality[i]}) for i, item in enumerate(items)]
     return params, source, fitted
 
 

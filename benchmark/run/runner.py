@@ -73,6 +73,7 @@ def dataset_summary(data: INRDataset) -> dict[str, Any]:
         "build_preset": b.preset,
         "splits": dict(data.meta.splits),
         "limit": b.limit,
+        **{k: v for k in ("limit_train", "limit_test", "augment", "quality_sample") if (v := getattr(b, k, None))},
         "classes": len(data.class_names),
         "params_per_inr": data.spec.n_params,
         "fit_steps": b.fit.steps if b.fit else None,

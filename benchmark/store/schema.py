@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from nfbench.fields import FieldSpec
 from nfbench.fitting.fitter import FitConfig
@@ -37,6 +37,28 @@ class BuildConfig(_Strict):
     limit: int | None
     n_reference_points: int
     quality_resolution: int
+    limit_train: int | None = Field(None, description="--limit-train: train shapes per class (val carved from them); None: `limit`")
+    limit_test: int | None = Field(None, description="--limit-test: test shapes per class; None: `limit`")
+    augment: int = Field(0, ge=0, description="--augment: extra scaled and jittered copies of every train shape")
+    quality_sample: int | None = Field(
+        None, ge=1, description="--quality-sample M: fit quality measured only on items with hash(seed, key) % M == 0; None: all"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Options added after format version 1 are left out of the JSON while they keep their default.
+
+        A build that uses none of them thus keeps the ``build_hash`` it had before they
+        existed (an older build in progress still resumes), and old ``meta.json`` files,
+        which lack them, read back with the defaults, i.e. the old behaviour.
+        """
+        data: dict[str, Any] = handler(self)
+        fields = type(self).model_fields
+        return {k: v for k, v in data.items() if k not in _LATER_OPTIONS or v != fields[k].default}
+
+
+_LATER_OPTIONS = frozenset({"limit_train", "limit_test", "augment", "quality_sample"})
+"""BuildConfig fields added after format version 1 (their defaults mean the old behaviour)."""
 
 
 class ItemRecord(_Strict):
@@ -46,7 +68,10 @@ class ItemRecord(_Strict):
     label: int
     locator: str
     fingerprint: str
-    fit: dict[str, float] = Field(default_factory=dict, description="final loss and fit quality")
+    fit: dict[str, float] = Field(
+        default_factory=dict, description="final loss, and fit quality unless --quality-sample left the item unmeasured"
+    )
+    augment_of: str | None = Field(None, description="--augment copies: the key of the train item they transform")
 
 
 class FileEntry(_Strict):

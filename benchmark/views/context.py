@@ -51,19 +51,29 @@ class SplitReader:
 
 
 def first_per_class(dataset: INRDataset, indices: Tensor, per_class: int | None) -> Tensor:
-    """The first ``per_class`` items of each class among ``indices`` (build order), or all of them.
+    """The first ``per_class`` shapes of each class among ``indices`` (build order), or all of them.
 
+    Augmented copies (``--augment``) do not count as shapes: each chosen shape brings its
+    copies along, so "N with --augment K" trains on N real shapes and their K copies each.
     Deterministic, and nested: the subset for N is contained in the one for any larger N,
     so one build serves every point of a learning curve.
     """
     if per_class is None:
         return indices
-    labels = dataset.labels_of(indices)
+    items = dataset.items.loc[indices.tolist()]
+    copy_of = items["augment_of"] if "augment_of" in items else None
+    is_copy = torch.as_tensor(copy_of.notna().to_numpy()) if copy_of is not None else torch.zeros(len(indices), dtype=torch.bool)
+    originals = indices[~is_copy]
+    labels = dataset.labels_of(originals)
     order = torch.argsort(labels, stable=True)  # build order within each class
     sorted_labels = labels[order]
-    starts = torch.searchsorted(sorted_labels, sorted_labels, side="left")
-    rank = torch.arange(len(order)) - starts
-    return indices[order[rank < per_class]].sort().values
+    rank = torch.arange(len(order)) - torch.searchsorted(sorted_labels, sorted_labels, side="left")
+    chosen = originals[order[rank < per_class]]
+    if copy_of is not None and bool(is_copy.any()):
+        keys = set(items.loc[chosen.tolist(), "key"])
+        copies = indices[is_copy][torch.as_tensor(copy_of[is_copy.numpy()].isin(keys).to_numpy())]
+        chosen = torch.cat([chosen, copies])
+    return chosen.sort().values
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import hashlib
 import re
 from pathlib import Path
 
-from nfbench.errors import ConfigError, DataError
+from nfbench.errors import DataError
 
-from ..base import DatasetCard, ItemRef, Shape, ShapeDataset
+from ..base import DatasetCard, ItemRef, Limits, Shape, ShapeDataset
 from .catalog import CATALOG, CATEGORIES, PART_NAMES
 from .generation import generate, identity
 
@@ -17,12 +17,18 @@ DEFAULT_LIMIT = 12
 _LOCATOR = re.compile(r"seed=(-?\d+)/([a-z]+)/(train|test)/(\d+)")
 
 
-def split_sizes(limit: int | None) -> tuple[int, int]:
-    """Shapes per class in (train, test): ``limit`` and ``min(limit, max(2, limit // 3))``."""
-    n = DEFAULT_LIMIT if limit is None else int(limit)
-    if n < 1:
-        raise ConfigError(f"procshapes: limit must be >= 1, got {limit}")
-    return n, min(n, max(2, n // 3))
+def split_sizes(limit: int | Limits | None) -> tuple[int, int]:
+    """Shapes per class in (train, test).
+
+    With one ``limit`` N (default ``DEFAULT_LIMIT``): N train and ``min(N, max(2, N // 3))``
+    test. ``--limit-train`` / ``--limit-test`` set one split's count outright, the other
+    keeping what N gives it, so ``--limit 20 --limit-train 100`` has the test set of ``--limit 20``.
+    """
+    limits = Limits.of(limit)
+    n = DEFAULT_LIMIT if limits.default is None else limits.default
+    n_train = n if limits.train is None else limits.train
+    n_test = min(n, max(2, n // 3)) if limits.test is None else limits.test
+    return n_train, n_test
 
 
 class ProcShapes(ShapeDataset):
@@ -60,7 +66,7 @@ class ProcShapes(ShapeDataset):
         """Semantic part types of a category, indexed by the ids in ``face_parts``."""
         return PART_NAMES[category]
 
-    def list_items(self, root: Path | None, limit: int | None, seed: int) -> list[ItemRef]:
+    def list_items(self, root: Path | None, limit: int | Limits | None, seed: int) -> list[ItemRef]:
         n_train, n_test = split_sizes(limit)
         items = []
         for label, category in enumerate(CATEGORIES):
