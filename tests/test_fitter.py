@@ -1,6 +1,7 @@
 """The batched fitter, and fitting determinism: an INR's weights and fit quality depend on
 its item alone, never on the chunk size, the shard or the number of workers (CPU, bit-identical)."""
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,15 @@ def test_inrs_in_a_batch_do_not_influence_each_other():
     assert not torch.allclose(base["layers.0.weight"][1], changed["layers.0.weight"][1])
 
 
+def _chunked_fit(spec, init, coords, targets, cfg, seeds, size: int) -> dict[str, torch.Tensor]:
+    n = len(seeds)
+    parts = [
+        fit_batch(spec, init, coords[s : s + size], targets[s : s + size], _bce, cfg, seeds[s : s + size])[0]
+        for s in range(0, n, size)
+    ]
+    return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+
+
 @pytest.mark.parametrize("preset", ["tiny", "cpu"])
 def test_weights_do_not_depend_on_the_chunking(preset):
     """8 INRs fitted as one chunk, in chunks of 3 (3, 3, 2) and of 7 (7, then one alone) are bit-identical.
@@ -75,13 +85,9 @@ def test_weights_do_not_depend_on_the_chunking(preset):
     seeds = list(range(100, 108))
     cfg = _cfg(steps=17, points_per_step=256)
 
-    def chunked(size: int) -> dict[str, torch.Tensor]:
-        parts = [fit_batch(spec, init, coords[s : s + size], targets[s : s + size], _bce, cfg, seeds[s : s + size])[0] for s in range(0, 8, size)]
-        return {n: torch.cat([p[n] for p in parts]) for n in parts[0]}
-
-    whole = chunked(8)
+    whole = _chunked_fit(spec, init, coords, targets, cfg, seeds, 8)
     for size in (3, 7):
-        for n, tensor in chunked(size).items():
+        for n, tensor in _chunked_fit(spec, init, coords, targets, cfg, seeds, size).items():
             assert torch.equal(tensor, whole[n]), (size, n)
 
 
@@ -142,3 +148,64 @@ def test_two_shard_workers_write_what_one_worker_writes(tmp_path):
     for key, (weights, fit) in one.items():
         assert all(torch.equal(w, two[key][0][n]) for n, w in weights.items()), key
         assert fit == two[key][1], key
+
+
+@pytest.mark.parametrize("preset", ["tiny", "cpu"])
+def test_compiled_kernels_match_eager_to_rounding_and_keep_per_item_streams(preset):
+    """``kernels="compiled"`` follows the eager trajectory to float rounding, and chunkings stay bit-identical.
+
+    Tolerance: Inductor's vectorized sin/cos differ from ATen's by about one ulp, so a
+    step's gradients differ by ~1e-7 relative. Adam divides each gradient by its own
+    running RMS, so the first steps move every weight by about ``lr`` whatever the
+    gradient's size, and a weight whose gradient is ~0 can move by up to ``lr`` in either
+    direction; 5 steps at lr 1e-3 then bound a difference by 5e-3, while a systematic
+    error (a wrong derivative, a missing w0) moves weights by that much almost everywhere.
+    So: the median difference must be at the rounding level (1e-6) and the largest within
+    the Adam bound.
+    """
+    spec = field_preset(preset)
+    init = shared_init(spec, 0)
+    coords, targets = _sphere_data(torch.linspace(0.2, 0.8, 4).tolist(), n=1000)
+    seeds = list(range(4))
+    eager_cfg = _cfg(steps=5, points_per_step=256)
+    fast_cfg = eager_cfg.model_copy(update={"kernels": "compiled"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a fallback to eager would make the test vacuous
+        fast = _chunked_fit(spec, init, coords, targets, fast_cfg, seeds, 4)
+        fast_pairs = _chunked_fit(spec, init, coords, targets, fast_cfg, seeds, 3)
+    eager = _chunked_fit(spec, init, coords, targets, eager_cfg, seeds, 4)
+    diffs = torch.cat([(fast[n] - eager[n]).abs().flatten() for n in eager])
+    assert diffs.median() < 1e-6 and diffs.max() <= 5 * eager_cfg.lr, (diffs.median(), diffs.max())
+    assert any(not torch.equal(fast[n], eager[n]) for n in eager) or preset == "tiny"
+    for n in fast:
+        assert torch.equal(fast[n], fast_pairs[n]), n
+
+
+def test_failed_compilation_falls_back_to_eager_with_one_warning(monkeypatch):
+    def broken(*_args, **_kwargs):
+        def fail(*_a):
+            raise RuntimeError("no C compiler")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    spec = field_preset("tiny")
+    init = shared_init(spec, 0)
+    coords, targets = _sphere_data([0.3, 0.5, 0.7], n=300)
+    cfg = _cfg(steps=3, points_per_step=64)
+    with pytest.warns(RuntimeWarning, match="no C compiler") as record:
+        fast, _ = fit_batch(spec, init, coords, targets, _bce, cfg.model_copy(update={"kernels": "compiled"}), [1, 2, 3])
+    assert len(record) == 1
+    eager, _ = fit_batch(spec, init, coords, targets, _bce, cfg, [1, 2, 3])
+    for n in eager:
+        assert torch.equal(fast[n], eager[n])
+
+
+def test_eager_kernels_leave_stored_fit_configs_and_build_hashes_alone():
+    """``kernels`` joined FitConfig later: while it is "eager" it is absent from the JSON (old build hashes hold)."""
+    eager = _cfg()
+    assert "kernels" not in eager.model_dump(mode="json")
+    compiled = eager.model_copy(update={"kernels": "compiled"})
+    assert compiled.model_dump(mode="json")["kernels"] == "compiled"
+    assert FitConfig.model_validate(compiled.model_dump(mode="json")) == compiled
+    assert FitConfig.model_validate(eager.model_dump(mode="json")).kernels == "eager"

@@ -10,15 +10,29 @@ caller from the item, so its weights do not depend on the chunk size, the shard 
 neighbours. On the CPU they are bit-identical in any chunk (see ``decode.field_fn`` for
 the one batch size torch treats differently); on CUDA, cuBLAS may choose kernels by batch
 size, so chunkings agree to rounding only.
+
+``FitConfig.kernels`` chooses how a step runs. ``"eager"`` is the reference: one torch
+op per layer and activation. ``"compiled"`` hands the forward and the loss to
+``torch.compile`` (Inductor): AOTAutograd derives the backward, and each SIREN activation's
+forward (scale, sin) and backward (cos, two multiplies) become one loop over memory each
+instead of two and three passes, the bulk of an eager step's non-matmul time. Inductor's
+vectorized sin/cos round differently from ATen's, so compiled weights agree with eager
+ones to float rounding only; that is why the choice is part of the fit config (and of
+the build hash). Compiled fits keep the per-item guarantee: on the CPU an INR's weights
+are bit-identical in any chunk (a lone INR is fitted as a pair, see ``fit_batch``). Where compilation is unavailable or fails (no C compiler, no Triton,
+an unsupported platform) the fitter warns once and runs eager.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+import torch._dynamo
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from torch import Tensor
 
 from nfbench.decode.common import field_fn
@@ -31,6 +45,16 @@ LossFn = Callable[[Tensor, Tensor], Tensor]
 INDEX_BLOCK = 16
 """Steps whose query indices are drawn together: the loop over the INRs' streams runs once
 per block, and a block holds ``16 * points_per_step`` indices per INR (1.3 MB at the paper's 10K)."""
+
+
+StepLoss = Callable[[Params, Tensor, Tensor], Tensor]
+"""One step's per-INR losses ``(B,)`` from the stacked parameters, the step's queries and targets."""
+
+_COMPILED: dict[tuple[object, ...], StepLoss] = {}
+"""Compiled step losses by (spec, loss function, batch, points, device): a build compiles once per chunk shape."""
+
+_UNCOMPILABLE: set[tuple[object, ...]] = set()
+"""Keys whose compilation failed: they run eager without retrying (and warning) at every chunk."""
 
 
 class FitConfig(BaseModel):
@@ -47,6 +71,18 @@ class FitConfig(BaseModel):
         description="where each INR's query indices come from: one generator per shard (datasets written before "
         "this field existed; their weights depend on the chunking) or one stream per item (the only scheme fitted now)",
     )
+    kernels: Literal["eager", "compiled"] = Field(
+        "eager",
+        description="how a step runs: eager torch ops (the reference) or torch.compile of the forward and loss, "
+        "faster and equal to eager up to float rounding; falls back to eager where compilation is unavailable",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_eager_kernels(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """``kernels`` is left out of the JSON while it is ``"eager"``: builds fitted before the option
+        existed keep their ``build_hash`` (and still resume), and their stored configs read back as eager."""
+        data: dict[str, object] = handler(self)
+        return {k: v for k, v in data.items() if k != "kernels" or v != "eager"}
 
 
 class FitDiverged(RuntimeError):
@@ -55,6 +91,65 @@ class FitDiverged(RuntimeError):
 
 def stack_init(init: Params, batch: int, device: torch.device) -> Params:
     return {n: p.to(device).unsqueeze(0).repeat(batch, *([1] * p.dim())).contiguous() for n, p in init.items()}
+
+
+def _step_loss(spec: FieldSpec, loss_fn: LossFn, params: Params, x: Tensor, y: Tensor) -> Tensor:
+    return loss_fn(field_fn(spec, params)(x), y)
+
+
+def _eager_step_loss(spec: FieldSpec, loss_fn: LossFn) -> StepLoss:
+    return functools.partial(_step_loss, spec, loss_fn)
+
+
+def step_loss_fn(
+    spec: FieldSpec, loss_fn: LossFn, kernels: Literal["eager", "compiled"], batch: int, n_pts: int, device: torch.device
+) -> StepLoss:
+    """The per-step loss callable for ``kernels``: eager, or compiled once per chunk shape and cached.
+
+    Shapes are static (``dynamic=False``): a kernel specialised to the chunk shape is the
+    fast one, and a shape-generic kernel picked after a recompile would make an INR's
+    rounding depend on which chunk shapes the process happened to fit first.
+    """
+    key = (spec, loss_fn, batch, n_pts, device)
+    if kernels == "eager" or key in _UNCOMPILABLE:
+        return _eager_step_loss(spec, loss_fn)
+    if key not in _COMPILED:
+        _COMPILED[key] = _with_fallback(key, torch.compile(_eager_step_loss(spec, loss_fn), dynamic=False))
+    return _COMPILED[key]
+
+
+def _with_fallback(key: tuple[object, ...], compiled: StepLoss) -> StepLoss:
+    """Compilation happens at the first call: if that fails, warn, remember the key and run eager.
+
+    A genuine error in the step itself (a shape mismatch, say) is raised again by the eager
+    step, so falling back never hides one.
+    """
+    eager = _eager_step_loss(key[0], key[1])
+    chosen: StepLoss | None = None
+
+    def step(params: Params, x: Tensor, y: Tensor) -> Tensor:
+        nonlocal chosen
+        if chosen is not None:
+            return chosen(params, x, y)
+        # Each chunk shape is its own specialised graph of one code object: lift dynamo's
+        # per-code-object limit (8), past which it would silently run eager.
+        with torch._dynamo.config.patch(recompile_limit=max(64, 2 * len(_COMPILED))):
+            try:
+                out = compiled(params, x, y)
+                chosen = compiled
+                return out
+            except Exception as err:  # any backend failure means "not compilable here"
+                warnings.warn(
+                    f"torch.compile of the fitting step failed ({type(err).__name__}: {err}); fitting eager",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        _UNCOMPILABLE.add(key)
+        _COMPILED.pop(key, None)
+        chosen = eager
+        return eager(params, x, y)
+
+    return step
 
 
 def fit_batch(
@@ -82,12 +177,19 @@ def fit_batch(
     batch, n_queries, in_dim = coords.shape
     if len(seeds) != batch:
         raise ValueError(f"{len(seeds)} seeds for a batch of {batch} INRs")
+    if cfg.kernels == "compiled" and batch == 1:
+        # Inductor narrows ``batched_forward``'s pair of copies back to one INR in the
+        # backward, where a batch-1 bmm rounds differently (plain gemm): fit the pair here.
+        pair, loss = fit_batch(
+            spec, init, coords.expand(2, -1, -1), targets.expand(2, -1, -1), loss_fn, cfg, [seeds[0]] * 2, on_step
+        )
+        return {n: p[:1] for n, p in pair.items()}, loss[:1]
     out_dim = targets.shape[-1]
     params = {n: p.requires_grad_(True) for n, p in stack_init(init, batch, device).items()}
-    forward = field_fn(spec, params)
     opt = torch.optim.Adam(list(params.values()), lr=cfg.lr)
     streams = ItemStreams(seeds)
     n_pts = min(cfg.points_per_step, n_queries)
+    step_loss = step_loss_fn(spec, loss_fn, cfg.kernels, batch, n_pts, device)
     loss = torch.zeros(batch, device=device)
     for step in range(cfg.steps):
         if step % INDEX_BLOCK == 0:
@@ -95,7 +197,7 @@ def fit_batch(
         idx = block[:, step % INDEX_BLOCK]
         x = torch.gather(coords, 1, idx.unsqueeze(-1).expand(-1, -1, in_dim))
         y = torch.gather(targets, 1, idx.unsqueeze(-1).expand(-1, -1, out_dim))
-        loss = loss_fn(forward(x), y)
+        loss = step_loss(params, x, y)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
