@@ -40,26 +40,6 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def latency_plot(points: list[ScatterPoint], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
-    """Score against inference latency (log x): the trade-off the nf2vec paper argues about."""
-    shown = [p for p in points if p.x > 0]  # a log axis cannot place zero latency
-    with matplotlib.style.context("default"):
-        fig = Figure(figsize=(6.4, 4.4))
-        ax = fig.add_subplot()
-        colors = matplotlib.colormaps["tab10"].colors
-        for i, p in enumerate(shown):
-            marker = _MARKERS[(i // len(colors)) % len(_MARKERS)]
-            ax.errorbar(p.x, p.y, yerr=p.yerr, fmt=marker, color=colors[i % len(colors)], capsize=3, label=p.label)
-        ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        if shown:  # a legend, not annotations: labels of nearby points would overlap
-            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
-        return _save(fig, path)
-
-
 @dataclass(frozen=True)
 class Curve:
     label: str
@@ -68,18 +48,21 @@ class Curve:
     yerr: tuple[float, ...]
 
 
-def learning_curve_plot(curves: list[Curve], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
-    """Score against training-set size, one line per method (log x: sizes grow geometrically)."""
+def _series_plot(curves: list[Curve], path: Path, title: str, xlabel: str, ylabel: str, *, lines: bool) -> Path:
+    """Labelled series with error bars on a log x axis, a legend beside the axes (labels of
+    nearby points would overlap as annotations)."""
     with matplotlib.style.context("default"):
         fig = Figure(figsize=(6.4, 4.4))
         ax = fig.add_subplot()
         colors = matplotlib.colormaps["tab10"].colors
         for i, c in enumerate(curves):
             marker = _MARKERS[(i // len(colors)) % len(_MARKERS)]
-            ax.errorbar(c.x, c.y, yerr=c.yerr, fmt=f"-{marker}", color=colors[i % len(colors)], capsize=3, label=c.label)
+            fmt = f"-{marker}" if lines else marker
+            ax.errorbar(c.x, c.y, yerr=c.yerr, fmt=fmt, color=colors[i % len(colors)], capsize=3, label=c.label)
         ax.set_xscale("log")
-        ax.set_xticks(sorted({x for c in curves for x in c.x}))
-        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        if lines:  # training-set sizes: tick exactly the sizes measured
+            ax.set_xticks(sorted({x for c in curves for x in c.x}))
+            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
@@ -87,6 +70,17 @@ def learning_curve_plot(curves: list[Curve], path: Path, title: str, xlabel: str
         if curves:
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
         return _save(fig, path)
+
+
+def latency_plot(points: list[ScatterPoint], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    """Score against inference latency (log x): the trade-off the nf2vec paper argues about."""
+    shown = [Curve(p.label, (p.x,), (p.y,), (p.yerr,)) for p in points if p.x > 0]  # log x cannot place 0
+    return _series_plot(shown, path, title, xlabel, ylabel, lines=False)
+
+
+def learning_curve_plot(curves: list[Curve], path: Path, title: str, xlabel: str, ylabel: str) -> Path:
+    """Score against training-set size, one line per method (log x: sizes grow geometrically)."""
+    return _series_plot(curves, path, title, xlabel, ylabel, lines=True)
 
 
 def tsne_coordinates(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
