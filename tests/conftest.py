@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"real data not available at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread, and a shared machine makes several threads spin."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def copy(tiny_dataset, tmp_path):
+    """A private copy of the tiny dataset, for tests that damage or edit it."""
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_dataset.root, out)
+    return out
+

@@ -1,13 +1,12 @@
 """``nfbench data`` on bad input: one line naming the file, never a traceback or a hang."""
 
-import json
 import os
-import shutil
 import threading
 
 import h5py
 import numpy as np
 import pytest
+from support import edit_meta
 from typer.testing import CliRunner
 
 from nfbench.cli import app as app_module
@@ -31,19 +30,6 @@ def invoke_main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     with pytest.raises(SystemExit) as exc:
         app_module.main()
     return exc.value.code, capsys.readouterr().err.strip()
-
-
-@pytest.fixture
-def copy(tiny_dataset, tmp_path):
-    out = tmp_path / "copy"
-    shutil.copytree(tiny_dataset.root, out)
-    return out
-
-
-def _edit_meta(root, edit):
-    meta = json.loads((root / layout.META).read_text())
-    edit(meta)
-    (root / layout.META).write_text(json.dumps(meta))
 
 
 def _error_line(result) -> str:
@@ -70,7 +56,7 @@ def test_info_prints_the_architecture_of_the_shards_and_rejects_an_edited_one(ti
         meta["build"]["field"]["hidden"] = 32
         meta["build_hash"] = sha256_json(meta["build"])
 
-    _edit_meta(copy, edit)
+    edit_meta(copy, edit)
     result = invoke("data", "info", str(copy))
     assert result.exit_code == 1
     assert f"{copy / layout.weights_file(0)}: layers.0.weight" in _error_line(result)
@@ -119,7 +105,7 @@ def test_verify_stays_inside_the_dataset_folder(copy, tmp_path, kind):
     else:
         name = "pipe"
         os.mkfifo(copy / name)
-    _edit_meta(copy, lambda m: m["files"].update({name: {"sha256": "0" * 64, "bytes": 0}}))
+    edit_meta(copy, lambda m: m["files"].update({name: {"sha256": "0" * 64, "bytes": 0}}))
     result = _verify_in_thread(copy)
     assert result.exit_code == 1
     line = _error_line(result)

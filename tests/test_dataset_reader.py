@@ -3,11 +3,11 @@
 import hashlib
 import json
 import pickle
-import shutil
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from support import edit_meta
 from torch.utils.data import DataLoader, Dataset
 
 import nfbench.store.integrity as integrity
@@ -17,19 +17,6 @@ from nfbench.hashing import sha256_json
 from nfbench.store import layout
 from nfbench.store.reader import INRDataset
 from nfbench.store.verify import verify_dataset
-
-
-@pytest.fixture
-def copy(tiny_dataset, tmp_path):
-    out = tmp_path / "copy"
-    shutil.copytree(tiny_dataset.root, out)
-    return out
-
-
-def _edit_meta(root, edit):
-    meta = json.loads((root / layout.META).read_text())
-    edit(meta)
-    (root / layout.META).write_text(json.dumps(meta))
 
 
 def _flip_byte(path, offset=-5):
@@ -54,7 +41,7 @@ def _reseal(root, shard, tensors):
         meta["files"][name] = _entry(root / name)
         meta["files"][record_name] = _entry(root / record_name)
 
-    _edit_meta(root, update)
+    edit_meta(root, update)
 
 
 def _edit_architecture_and_rehash(meta):
@@ -76,7 +63,7 @@ EDITS = {
 @pytest.mark.parametrize("edit", EDITS, ids=list(EDITS))
 def test_open_rejects_a_meta_json_that_does_not_match_the_content(copy, edit):
     change, message = EDITS[edit]
-    _edit_meta(copy, change)
+    edit_meta(copy, change)
     with pytest.raises(DataError, match=message) as exc:
         INRDataset.open(copy)
     assert "\n" not in str(exc.value)
@@ -87,7 +74,7 @@ def test_open_rejects_an_edited_plan_even_with_its_checksum_updated(copy):
     plan = json.loads((copy / layout.PLAN).read_text())
     plan[0]["label"] = (plan[0]["label"] + 1) % 12
     (copy / layout.PLAN).write_text(json.dumps(plan))
-    _edit_meta(copy, lambda m: m["files"].update({layout.PLAN: _entry(copy / layout.PLAN)}))
+    edit_meta(copy, lambda m: m["files"].update({layout.PLAN: _entry(copy / layout.PLAN)}))
     with pytest.raises(DataError, match="plan_hash does not match"):
         INRDataset.open(copy)
 
@@ -194,7 +181,7 @@ def test_dataloader_workers_read_through_their_own_handles(tiny_dataset):
 
 
 def test_imported_dataset_has_no_init(tiny_dataset, copy):
-    _edit_meta(copy, lambda m: m.update(init_hash=None))
+    edit_meta(copy, lambda m: m.update(init_hash=None))
     with pytest.raises(DataError, match="does not know its shared init"):
         INRDataset.open(copy).init()
     assert set(tiny_dataset.init()) == set(tiny_dataset.spec.param_names())

@@ -25,13 +25,7 @@ CPU = torch.device("cpu")
 METHODS = [Nf2Vec, FlatMLP, WeightStats]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and a shared machine makes several threads spin."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class ParamsView(View):

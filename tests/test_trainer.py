@@ -33,12 +33,7 @@ from nfbench.training.distributed import EpochRandomSampler, ShardSampler, sampl
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 INFO = DataInfo(spec=FieldSpec(kind="siren", in_dim=3, out_dim=1, hidden=4, depth=1), field_kind="udf", class_names=("a", "b"))
