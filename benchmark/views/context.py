@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from pydantic import BaseModel
 from rich.progress import Progress
 from torch import Tensor
 
-from nfbench.api.view import DataInfo, InputMode
+from nfbench.api.view import DataInfo, InputMode, View
+from nfbench.errors import ConfigError
 from nfbench.fields import Params
 from nfbench.store.reader import INRDataset
 
@@ -76,6 +78,9 @@ def first_per_class(dataset: INRDataset, indices: Tensor, per_class: int | None)
     return chosen.sort().values
 
 
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
 @dataclass(frozen=True)
 class ViewContext:
     """Everything a view class needs to open one split of one dataset for one method."""
@@ -91,3 +96,32 @@ class ViewContext:
 
     def reader(self, split: str) -> SplitReader:
         return SplitReader(self.dataset, split, self.train_per_class if split == "train" else None)
+
+    def parse_options(self, model: type[OptionsT], view: str) -> OptionsT:
+        """The method's view options validated by the view's options class; a bad one is a one-line error."""
+        try:
+            return model.model_validate(self.options)
+        except ValueError as exc:
+            raise ConfigError(f"{view} view options {self.options}: {str(exc).splitlines()[-1]}") from exc
+
+
+class INRView(View):
+    """A view read from the INRs themselves (weights, the function, samples of it).
+
+    It has no ``--input source`` form; ``check`` refuses architectures the view cannot read.
+    """
+
+    def __init__(self, ctx: ViewContext, reader: SplitReader) -> None:
+        super().__init__(ctx.info, reader.split, reader.labels)
+        self._reader = reader
+
+    @classmethod
+    def check(cls, ctx: ViewContext) -> None:
+        """Raise a ``ConfigError`` for a dataset this view cannot read (default: any dataset of INRs works)."""
+
+    @classmethod
+    def open(cls, ctx: ViewContext, split: str) -> INRView:
+        if ctx.input_mode != "fields":
+            raise ConfigError(f"the {cls.name!r} view reads the INRs themselves; it has no --input {ctx.input_mode} form")
+        cls.check(ctx)
+        return cls(ctx, ctx.reader(split))

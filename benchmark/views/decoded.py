@@ -41,10 +41,7 @@ class DecodedView(View):
 
     @classmethod
     def open(cls, ctx: ViewContext, split: str) -> DecodedView:
-        try:
-            options = cls.Options.model_validate(ctx.options)
-        except ValueError as exc:
-            raise ConfigError(f"{cls.name} view options {ctx.options}: {str(exc).splitlines()[-1]}") from exc
+        options = ctx.parse_options(cls.Options, cls.name)
         reader = ctx.reader(split)
         if ctx.input_mode == "source":
             if cls.source_name not in reader.source_names():

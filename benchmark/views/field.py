@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from nfbench.api.view import View
-from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
-from nfbench.views.context import SplitReader, ViewContext
+from nfbench.views.context import INRView
 
 
 class FieldBatch:
@@ -27,19 +25,9 @@ class FieldBatch:
         return batched_forward(self.spec, self._params, coords)
 
 
-class FieldView(View):
+class FieldView(INRView):
     name = "field"
     description = "each INR as a callable field: coordinates in, raw field values out"
-
-    def __init__(self, ctx: ViewContext, reader: SplitReader) -> None:
-        super().__init__(ctx.info, reader.split, reader.labels)
-        self._reader = reader
-
-    @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> FieldView:
-        if ctx.input_mode != "fields":
-            raise ConfigError(f"the {cls.name!r} view exists only for INRs, not for --input {ctx.input_mode}")
-        return cls(ctx, ctx.reader(split))
 
     def read(self, positions: Tensor) -> FieldBatch:
         return FieldBatch(self.info.spec, self._reader.params(positions))

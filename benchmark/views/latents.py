@@ -12,12 +12,10 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from nfbench.api.view import View
-from nfbench.errors import ConfigError
 from nfbench.fields import batched_forward
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json
-from nfbench.views.context import SplitReader, ViewContext
+from nfbench.views.context import INRView, SplitReader, ViewContext
 
 
 class LatentOptions(BaseModel):
@@ -27,25 +25,18 @@ class LatentOptions(BaseModel):
     seed: int = 0
 
 
-class LatentsView(View):
+class LatentsView(INRView):
     name = "latents"
     description = "per INR: coords (n_samples, in_dim) uniform in [-1, 1] and the INR's raw values there"
 
-    def __init__(self, ctx: ViewContext, reader: SplitReader, options: LatentOptions) -> None:
-        super().__init__(ctx.info, reader.split, reader.labels)
-        self._reader = reader
-        self.options = options
+    def __init__(self, ctx: ViewContext, reader: SplitReader) -> None:
+        super().__init__(ctx, reader)
+        self.options = ctx.parse_options(LatentOptions, self.name)
         self._keys = reader.keys
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> LatentsView:
-        if ctx.input_mode != "fields":
-            raise ConfigError(f"the {cls.name!r} view samples INRs; it has no --input {ctx.input_mode} form")
-        try:
-            options = LatentOptions.model_validate(ctx.options)
-        except ValueError as exc:
-            raise ConfigError(f"{cls.name} view options {ctx.options}: {str(exc).splitlines()[-1]}") from exc
-        return cls(ctx, ctx.reader(split), options)
+    def check(cls, ctx: ViewContext) -> None:
+        ctx.parse_options(LatentOptions, cls.name)  # bad options fail before any item is read
 
     def _coords(self, positions: Tensor) -> Tensor:
         """Per-item seeded uniform coordinates: independent of batching and shuffling."""

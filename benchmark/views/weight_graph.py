@@ -13,10 +13,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from nfbench.api.view import View
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params
-from nfbench.views.context import SplitReader, ViewContext
+from nfbench.views.context import INRView, ViewContext
 
 
 def layer_sizes(spec: FieldSpec) -> list[int]:
@@ -68,21 +67,14 @@ def to_graphs(spec: FieldSpec, params: Params, edge_index: Tensor, layer_of_node
     return graphs
 
 
-class WeightGraphView(View):
+class WeightGraphView(INRView):
     name = "weight-graph"
     description = "each INR as a torch-geometric graph: neurons with bias features, weights as edge features"
 
-    def __init__(self, ctx: ViewContext, reader: SplitReader) -> None:
-        super().__init__(ctx.info, reader.split, reader.labels)
-        self._reader = reader
-
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> WeightGraphView:
-        if ctx.input_mode != "fields":
-            raise ConfigError(f"the {cls.name!r} view exists only for INRs, not for --input {ctx.input_mode}")
+    def check(cls, ctx: ViewContext) -> None:
         if ctx.info.spec.encoding != "none":
             raise ConfigError(f"the {cls.name!r} view needs fields without an input encoding, not {ctx.info.spec.encoding!r}")
-        return cls(ctx, ctx.reader(split))
 
     @cached_property
     def _edges(self) -> tuple[Tensor, Tensor]:
