@@ -416,24 +416,29 @@ class Nf2Vec(Method):
         target = self.kind.source_targets(source, coords)
         return self.kind.loss(model(batch.data, coords), target).mean()
 
-    @torch.no_grad()
-    def reconstruction_quality(self, val: View) -> float:
-        """Mean fit quality (the kind's first metric) of the decoder, conditioned on the embeddings of the
-        first ``select_items`` val INRs, against their stored sources: the pretext's model selection."""
-        self.autoencoder.eval()
+    def selection_set(self, val: View) -> tuple[Params, Tensor, list[int]]:
+        """The first ``select_items`` val INRs, their stored-source reference and per-item decode
+        seeds: read once per pretext, scored every epoch."""
         index = torch.arange(min(self.config.select_items, len(val)))
-        batch = val.__getitems__(index.tolist()).to(self.device)
-        emb = self.autoencoder.embed(batch.data)
+        params = val.__getitems__(index.tolist()).to(self.device).data
+        source = {name: val.training_source(index, name) for name in self.kind.quality_inputs}
+        seeds = [self.seed * 1_000_003 + int(i) for i in index]
+        return params, self.kind.quality_reference(source, self.device), seeds
+
+    @torch.no_grad()
+    def reconstruction_quality(self, params: Params, reference: Tensor, seeds: list[int]) -> float:
+        """Mean fit quality (the kind's first metric) of the decoder, conditioned on the embeddings of the
+        selection INRs, against their stored sources: the pretext's model selection."""
+        self.autoencoder.eval()
+        emb = self.autoencoder.embed(params)
 
         def decoded(coords: Tensor) -> Tensor:
             return self.autoencoder.decoder(emb, self.autoencoder.encode_queries(coords))
 
-        source = {name: val.training_source(index, name) for name in self.kind.quality_inputs}
-        reference = self.kind.quality_reference(source, self.device)
-        streams = ItemStreams([self.seed * 1_000_003 + int(i) for i in index])  # the same decode every epoch
+        streams = ItemStreams(seeds)  # fresh streams: the same decode every epoch
         with warnings.catch_warnings():  # an early decoder has no surface yet: its poor score is the point
             warnings.simplefilter("ignore", RuntimeWarning)
-            quality = self.kind.fit_quality(decoded, len(index), reference, resolution=self.config.select_resolution, generator=streams)
+            quality = self.kind.fit_quality(decoded, len(seeds), reference, resolution=self.config.select_resolution, generator=streams)
         return float(quality[self.kind.quality_metrics[0].name].mean())
 
     def train_pretext(self, train: View, val: View, progress: Progress | None) -> dict[str, Any]:
@@ -443,6 +448,10 @@ class Nf2Vec(Method):
         else:
             candidates = self.surface_candidates(train)
             loss_fn = lambda model, batch: self.field_pretext_loss(model, batch, candidates)  # noqa: E731
+        val_fn = None
+        if cfg.pretext_select:
+            chosen = self.selection_set(val)
+            val_fn = lambda model: self.reconstruction_quality(*chosen)  # noqa: E731
         trainer = Trainer(
             TrainerConfig(
                 epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, amp=cfg.amp, seed=self.seed,
@@ -451,7 +460,7 @@ class Nf2Vec(Method):
             self.autoencoder,
             loss_fn,
             device=self.device,
-            val_fn=(lambda model: self.reconstruction_quality(val)) if cfg.pretext_select else None,
+            val_fn=val_fn,
             higher_is_better=self.kind.quality_metrics[0].higher_is_better,
             scheduler=one_cycle,
             progress=progress,
