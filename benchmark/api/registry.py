@@ -104,10 +104,6 @@ class Registry(Generic[T]):
         self._origin[name] = "registered in code"
         return obj
 
-    def decorator(self, name: str) -> Callable[[T], T]:
-        """``@REGISTRY.decorator("name")`` on a class registers it (timm's ``@register_model``)."""
-        return lambda obj: self.register(name, obj)
-
     def _scan_plugins(self) -> None:
         if self._plugins_scanned or self.entry_point_group is None:
             return
@@ -128,10 +124,6 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         self._scan_plugins()
         return sorted(set(self._refs) | set(self._loaded))
-
-    def origin(self, name: str) -> str:
-        self._scan_plugins()
-        return self._origin.get(name, "?")
 
     def get(self, name: str) -> T:
         self._scan_plugins()
