@@ -296,3 +296,16 @@ def test_learning_curve_sections_and_plot(tmp_path: Path) -> None:
     curve = out / "plots" / "procshapes.classify.accuracy-learning-curve.png"
     assert curve in written and curve.exists() and "## Learning curve: classify" in page
     assert len(list(records.glob("procshapes/*/classify/mlp.cpu.train*.seed*.json"))) == 4
+
+
+def test_hand_written_notes_end_their_dataset_page_and_survive_rebuilds(tmp_path: Path) -> None:
+    records = fixture_records(tmp_path / "records")
+    out = tmp_path / "out"
+    notes = out / "notes" / "procshapes.md"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("nf2vec is below its paper because of scale.\n", encoding="utf-8")
+    build_leaderboards(records, out, CATALOG)
+    build_leaderboards(records, out, CATALOG)
+    page = (out / "procshapes.md").read_text(encoding="utf-8")
+    assert page.rstrip().endswith("## Notes\n\nnf2vec is below its paper because of scale.")
+    assert notes.read_text(encoding="utf-8") == "nf2vec is below its paper because of scale.\n"
