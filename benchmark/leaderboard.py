@@ -155,7 +155,9 @@ class _Section:
     def title(self) -> str:
         if self.train_per_class is None:
             return self.task
-        return f"{self.task}, trained on {self.train_per_class} INRs per class"
+        counts = sorted({n for r in self.records if (n := r.details.get("train_inrs")) is not None})
+        total = f" ({', '.join(f'{n:,}' for n in counts)} train INRs: classes with fewer shapes give all they have)" if counts else ""
+        return f"{self.task}, trained on the first {self.train_per_class} INRs per class{total}"
 
     def disambiguation(self) -> tuple[bool, bool]:
         """Whether rows need a data column (several dataset builds) and a config column
@@ -291,6 +293,15 @@ def _latency_plot(dataset: str, section: _Section, catalog: MetricCatalog, plots
     return latency_plot(points, path, title, xlabel, f"{metric}{spec.label_suffix}")
 
 
+def per_class(section: _Section, entry: Entry) -> float:
+    """Where a learning-curve point sits: the mean train INRs per class its records trained on
+    (below N where classes have fewer shapes), or N for records that do not say."""
+    for r in entry.records:
+        if "train_inrs" in r.details:
+            return r.details["train_inrs"] / r.dataset_summary["classes"]
+    return float(section.train_per_class or 0)
+
+
 def _learning_curves_markdown(
     dataset: str, sections: list[_Section], catalog: MetricCatalog, plots_dir: Path
 ) -> tuple[list[str], list[Path]]:
@@ -311,7 +322,7 @@ def _learning_curves_markdown(
         for section in subsets:
             on_fields, _ = section.ranked(catalog)
             for _, e in on_fields:
-                points.setdefault((e.method, e.preset, e.config_hash, e.fingerprint), []).append((section.train_per_class or 0, e))
+                points.setdefault((e.method, e.preset, e.config_hash, e.fingerprint), []).append((per_class(section, e), e))
         if not any(len(v) > 1 for v in points.values()):
             continue
         curves = [

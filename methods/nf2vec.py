@@ -68,7 +68,11 @@ class Nf2VecConfig(MethodConfig):
         "with the factor pi (nfbench < issue 8)"
     )
     # reconstruction pretext
-    epochs: int = Field(ge=1)
+    epochs: int = Field(
+        ge=0,
+        description="pretext epochs; 0 skips the pretext, so the classifier reads embeddings of the encoder at its "
+        "seeded random initialization (the random-features probe that tells what the pretext adds)",
+    )
     batch_size: int = Field(ge=2, description="INRs per pretext step")
     lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
@@ -443,6 +447,8 @@ class Nf2Vec(Method):
 
     def train_pretext(self, train: View, val: View, progress: Progress | None) -> dict[str, Any]:
         cfg = self.config
+        if cfg.epochs == 0:
+            return {"pretext_targets": "none (epochs=0: random-init encoder)"}
         if self.resolved_targets(cfg, self.kind) == "source":
             loss_fn = lambda model, batch: self.source_pretext_loss(model, batch, train)  # noqa: E731
         else:

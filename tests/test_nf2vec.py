@@ -303,8 +303,22 @@ def test_source_pretext_regresses_the_stored_source_and_keeps_the_best_val_epoch
     (spec,) = run_specs("nf2vec", "tiny", ["epochs=4"], [0], "fields")
     record, _ = run_one(spec, "classify", udf_dataset, CPU, tmp_path, rerun=True)
     assert record.training_sources == ["points"]
+    assert record.details["train_inrs"] == len(udf_dataset.split_indices("train"))
     assert seen["points"].shape[1:] == (udf_dataset.meta.build.n_reference_points, 3)  # the stored clouds
     trained = train_or_load(spec, udf_dataset, CPU)  # from the cache of the run above
     h = trained.method.history
     assert h["pretext_targets"] == "source" and h["pretext_quality_metric"] == "chamfer"
     assert len(h["pretext_val_quality"]) == 4 and h["pretext_best_epoch"] == int(torch.tensor(h["pretext_val_quality"]).argmin())
+
+
+def test_zero_pretext_epochs_probe_the_encoder_at_its_random_initialization(udf_dataset, tmp_path) -> None:
+    """The ablation behind the learning-curve page: what the classifier reaches without the pretext."""
+    from nfbench.run.runner import run_specs, train_or_load
+
+    (spec,) = run_specs("nf2vec", "tiny", ["epochs=0"], [0], "fields")
+    trained = train_or_load(spec, udf_dataset, CPU)
+    fresh = make(n_classes=len(udf_dataset.meta.class_names))
+    for name, tensor in fresh.autoencoder.encoder.state_dict().items():
+        assert torch.equal(trained.method.autoencoder.encoder.state_dict()[name], tensor), name
+    assert trained.method.history["pretext_targets"].startswith("none")
+    assert trained.method.history["classifier_epochs_run"] >= 1  # the classifier still trains

@@ -86,7 +86,7 @@ AUGMENT_JITTER = 0.01
 the scaled shape's bounding radius (so about 0.01 in the unit sphere the shape is then normalized into)."""
 
 
-def _int_seed(*parts: object) -> int:
+def int_seed(*parts: object) -> int:
     return int(sha256_text(":".join(map(str, parts)))[:15], 16)
 
 
@@ -212,7 +212,7 @@ def quality_measured(config: BuildConfig, key: str) -> bool:
     Decided by a hash of (seed, key) alone, so the same items are measured whatever the
     chunk size, shard layout or number of workers; about 1 in ``quality_sample`` items is.
     """
-    return config.quality_sample is None or _int_seed(config.seed, "quality-sample", key) % config.quality_sample == 0
+    return config.quality_sample is None or int_seed(config.seed, "quality-sample", key) % config.quality_sample == 0
 
 
 def _prepare_shard(
@@ -226,9 +226,9 @@ def _prepare_shard(
         ref = ItemRef(item.augment_of or item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
         raw = dataset.load(root, ref)
         if item.augment_of is not None:
-            raw = augment_shape(raw, np.random.default_rng(_int_seed(config.seed, "augment", item.key)), item.locator)
+            raw = augment_shape(raw, np.random.default_rng(int_seed(config.seed, "augment", item.key)), item.locator)
         shape = normalize_shape(raw, item.locator)
-        rng = np.random.default_rng(_int_seed(config.seed, item.key))
+        rng = np.random.default_rng(int_seed(config.seed, item.key))
         sup = kind.supervision(shape, sampling, rng, item.locator)
         coords.append(sup.coords)
         targets.append(sup.targets)
@@ -259,7 +259,7 @@ def fit_shard(
         targets.to(device),
         kind.loss,
         config.fit,
-        seeds=[_int_seed(config.seed, "fit", item.key) for item in items],
+        seeds=[int_seed(config.seed, "fit", item.key) for item in items],
         on_step=on_step,
     )
     measured = [i for i, item in enumerate(items) if quality_measured(config, item.key)]
@@ -271,7 +271,7 @@ def fit_shard(
             len(measured),
             kind.quality_reference({name: t[rows] for name, t in source.items()}, device),
             resolution=config.quality_resolution,
-            generator=ItemStreams([_int_seed(config.seed, "quality", items[i].key) for i in measured]),
+            generator=ItemStreams([int_seed(config.seed, "quality", items[i].key) for i in measured]),
         )
         for j, i in enumerate(measured):
             quality[i] = {k: float(v[j]) for k, v in metrics.items()}

@@ -35,7 +35,7 @@ from nfbench.store.reader import INRDataset
 from nfbench.tasks import TASKS
 from nfbench.training.distributed import barrier, is_main
 from nfbench.views import VIEWS
-from nfbench.views.context import ViewContext
+from nfbench.views.context import SplitReader, ViewContext
 
 
 def method_class(name: str) -> type[Method]:
@@ -200,7 +200,7 @@ def run_one(
         seed=spec.seed,
         metrics=result.metrics,
         main_metric=task_obj.card.main_metric,
-        details=result.details,
+        details=result.details | {"train_inrs": len(SplitReader(data, "train", spec.train_per_class))},
         config=spec.config.model_dump(mode="json"),
         config_hash=sha256_json(spec.config.model_dump(mode="json")),
         code_hash=code_hash(spec.cls),
