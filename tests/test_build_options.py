@@ -34,7 +34,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def _request(out: Path, **kw) -> BuildRequest:
     """Two train shapes (one goes to val) and one test shape per class: the smallest build that verifies."""
-    return BuildRequest("procshapes", preset="tiny", limit_train=2, limit_test=1, steps=5, out=out, **kw)
+    return BuildRequest("procshapes", out=out, **({"preset": "tiny", "limit_train": 2, "limit_test": 1, "steps": 5} | kw))
 
 
 def test_augment_plans_copies_of_train_items_only() -> None:
@@ -165,3 +165,27 @@ def test_new_build_fields_leave_old_identities_alone() -> None:
     assert (old.limit_train, old.limit_test, old.augment, old.quality_sample) == (None, None, 0, None)
     augmented = config.model_copy(update={"augment": 1}).model_dump(mode="json")
     assert augmented["augment"] == 1 and build_hash(augmented) != build_hash(stored)
+
+
+def test_reuse_copies_shared_fits_and_gives_the_fingerprint_of_a_fresh_build(tmp_path: Path, monkeypatch) -> None:
+    """A subset of a finished build (fewer train shapes, or with --augment copies) costs only its new items."""
+    import nfbench.fitting.build as build_module
+
+    donor, _ = build_dataset(_request(tmp_path / "donor", limit_train=3), CPU)
+    fresh, _ = build_dataset(_request(tmp_path / "fresh", augment=1), CPU)
+    fitted: list[str] = []
+    real_fit_shard = build_module.fit_shard
+
+    def counting(dataset, root, config, init, items, *args, **kwargs):
+        fitted.extend(it.key for it in items)
+        return real_fit_shard(dataset, root, config, init, items, *args, **kwargs)
+
+    monkeypatch.setattr(build_module, "fit_shard", counting)
+    reused, complete = build_dataset(_request(tmp_path / "reused", augment=1, reuse=donor), CPU)
+    assert complete and INRDataset.open(reused).fingerprint == INRDataset.open(fresh).fingerprint
+    assert fitted and all("#aug" in key for key in fitted)  # every original came from the donor
+    assert verify_dataset(reused) == []
+
+    with pytest.raises(ConfigError, match=r"that build differs in \['fit'\]"):  # other steps fit other weights
+        build_dataset(_request(tmp_path / "other", steps=6, reuse=donor), CPU)
+    assert not (tmp_path / "other").exists()

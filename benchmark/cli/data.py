@@ -72,6 +72,10 @@ def build(
     quality_sample: int | None = typer.Option(
         None, help="Measure fit quality on about 1 in M items only (chosen by a hash of seed and key); default: all."
     ),
+    reuse: Path | None = typer.Option(
+        None, help="A finished build of the same settings that selects other items (--limit*, --augment): "
+        "its fits of shared items are copied instead of refitted (same bytes).",
+    ),
     steps: int | None = typer.Option(None, help="Override the preset's fitting steps."),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
@@ -87,7 +91,7 @@ def build(
     _check_out(out)
     req = BuildRequest(
         name, root, field, preset, limit, steps, seed, index, count, out,
-        limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample,
+        limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample, reuse=reuse,
     )
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)

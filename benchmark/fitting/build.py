@@ -34,6 +34,7 @@ from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
 from nfbench.fitting.fitter import fit_batch
+from nfbench.fitting.reuse import Donor, ShardFit
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json, sha256_text
 from nfbench.paths import datasets_home
@@ -72,6 +73,7 @@ class BuildRequest:
     limit_test: int | None = None
     augment: int = 0
     quality_sample: int | None = None
+    reuse: Path | None = None  # a finished build whose shared items are copied, not refitted
 
     @property
     def limits(self) -> Limits:
@@ -304,6 +306,7 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     )
     if not (out / META).exists() and plan:
         _prepare_shard(dataset, req.root, plan[:1], config, field_kind(config.field_kind))  # fail on bad input before writing anything
+    donor = Donor(req.reuse, config) if req.reuse is not None else None
     meta = writer.begin(out, meta, plan, init, spec)
     todo = [
         s
@@ -322,7 +325,15 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
             if progress is not None and task is not None:
                 progress.advance(task, share)
 
-        params, source, fitted = fit_shard(dataset, req.root, config, init, items, device, on_step)
+        def fit(part: list[ItemRecord], on_step: Callable[[int], None] = on_step) -> ShardFit:
+            return fit_shard(dataset, req.root, config, init, part, device, on_step)
+
+        if donor is None:
+            params, source, fitted = fit(items)
+        else:
+            (params, source, fitted), copied = donor.fit_or_copy(items, fit)
+            if progress is not None and task is not None:
+                progress.advance(task, copied)
         writer.write_shard(
             out, s, s * chunk, params, source, fitted, time.perf_counter() - start, describe_device(device)
         )
