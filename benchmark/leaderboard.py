@@ -155,9 +155,10 @@ class _Section:
     def title(self) -> str:
         if self.train_per_class is None:
             return self.task
-        counts = sorted({n for r in self.records if (n := r.details.get("train_inrs")) is not None})
-        total = f" ({', '.join(f'{n:,}' for n in counts)} train INRs: classes with fewer shapes give all they have)" if counts else ""
-        return f"{self.task}, trained on the first {self.train_per_class} INRs per class{total}"
+        n = self.train_per_class
+        counts = sorted({(c, r.dataset_summary["classes"]) for r in self.records if (c := r.details.get("train_inrs")) is not None})
+        notes = [f"{c:,} train INRs" + (f": classes with fewer than {n} give all they have" if c < n * k else "") for c, k in counts]
+        return f"{self.task}, trained on the first {n} INRs per class" + (f" ({'; '.join(notes)})" if notes else "")
 
     def disambiguation(self) -> tuple[bool, bool]:
         """Whether rows need a data column (several dataset builds) and a config column

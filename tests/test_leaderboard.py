@@ -286,17 +286,19 @@ def test_learning_curve_sections_and_plot(tmp_path: Path) -> None:
     for n, acc in ((5, 0.4), (10, 0.6)):
         for seed in (0, 1):
             metrics = {**base.metrics, "accuracy": acc + 0.01 * seed}
-            details = base.details | ({"train_inrs": 100} if n == 10 else {})  # as the runner records it
+            short = 10 * base.dataset_summary["classes"] - 1  # one class has only 9 train INRs
+            details = base.details | ({"train_inrs": short} if n == 10 else {})  # as the runner records it
             write_record(records, base.model_copy(update={"train_per_class": n, "seed": seed, "metrics": metrics, "details": details}))
     out = tmp_path / "out"
     written = build_leaderboards(records, out, CATALOG)
     page = (out / "procshapes.md").read_text(encoding="utf-8")
-    ten = "classify, trained on the first 10 INRs per class (100 train INRs: classes with fewer shapes give all they have)"
+    short = 10 * base.dataset_summary["classes"] - 1
+    ten = f"classify, trained on the first 10 INRs per class ({short} train INRs: classes with fewer than 10 give all they have)"
     assert page.index("## classify\n") < page.index("## classify, trained on the first 5 INRs per class\n") < page.index(f"## {ten}")
     assert table_rows(page, ten)[0][:4] == ["1", "mlp", "cpu", "weights"]
     on_page = [r for r in load_records(records) if (r.dataset, r.task) == ("procshapes", "classify")]
     sections = {s.train_per_class: s for s in leaderboard._sections(on_page)}
-    for n, expected in ((5, 5.0), (10, 100 / base.dataset_summary["classes"])):  # where the curve's points sit
+    for n, expected in ((5, 5.0), (10, short / base.dataset_summary["classes"])):  # where the curve's points sit
         (_, entry), = sections[n].ranked(CATALOG)[0]
         assert leaderboard.per_class(sections[n], entry) == pytest.approx(expected)
     curve = out / "plots" / "procshapes.classify.accuracy-learning-curve.png"
