@@ -72,3 +72,16 @@ def test_a_metric_resolves_when_its_floor_error_is_under_a_fifth_of_the_typical_
     typical = {"chamfer": 0.05, "accuracy": 0.02, "completeness": 0.03, "f_score": 0.5}
     floor = {"chamfer": 0.005, "accuracy": 0.005, "completeness": 0.001, "f_score": 0.95}
     assert resolving(floor, typical) == {"chamfer": True, "accuracy": False, "completeness": True, "f_score": True}
+
+
+def test_participation_ratio_counts_the_directions_embeddings_use() -> None:
+    from nfbench.bench.embedding_spectrum import between_class_share, participation_ratio
+
+    rng = np.random.default_rng(0)
+    iso = rng.normal(size=(20_000, 8))
+    assert participation_ratio(iso) == pytest.approx(8, rel=0.05)
+    collapsed = np.outer(rng.normal(size=5000), rng.normal(size=8)) + 1e-6 * rng.normal(size=(5000, 8))
+    assert participation_ratio(collapsed) == pytest.approx(1, abs=1e-3)
+    labels = np.repeat([0, 1], 100)
+    separated = np.concatenate([np.zeros((100, 2)), np.ones((100, 2))])
+    assert between_class_share(separated, labels) == pytest.approx(1.0)
