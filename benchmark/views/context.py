@@ -64,7 +64,7 @@ def first_per_class(dataset: INRDataset, indices: Tensor, per_class: int | None)
         return indices
     items = dataset.items.loc[indices.tolist()]
     copy_of = items["augment_of"] if "augment_of" in items else None
-    is_copy = torch.as_tensor(copy_of.notna().to_numpy()) if copy_of is not None else torch.zeros(len(indices), dtype=torch.bool)
+    is_copy = torch.as_tensor(copy_of.notna().to_numpy(copy=True)) if copy_of is not None else torch.zeros(len(indices), dtype=torch.bool)
     originals = indices[~is_copy]
     labels = dataset.labels_of(originals)
     order = torch.argsort(labels, stable=True)  # build order within each class
@@ -73,7 +73,7 @@ def first_per_class(dataset: INRDataset, indices: Tensor, per_class: int | None)
     chosen = originals[order[rank < per_class]]
     if copy_of is not None and bool(is_copy.any()):
         keys = set(items.loc[chosen.tolist(), "key"])
-        copies = indices[is_copy][torch.as_tensor(copy_of[is_copy.numpy()].isin(keys).to_numpy())]
+        copies = indices[is_copy][torch.as_tensor(copy_of[is_copy.numpy()].isin(keys).to_numpy(copy=True))]
         chosen = torch.cat([chosen, copies])
     return chosen.sort().values
 
