@@ -347,6 +347,8 @@ class Nf2Vec(Method):
     def training_sources(cls, config: Nf2VecConfig, info: DataInfo) -> tuple[str, ...]:  # type: ignore[override]
         """The source tensors the pretext regresses (and samples its queries near), and those the
         model selection compares with: train and val only, and the record lists them."""
+        if config.epochs == 0:  # no pretext: nothing reads the sources
+            return ()
         kind = FIELD_KINDS.get(info.field_kind)
         names: list[str] = []
         if cls.resolved_targets(config, kind) == "source":

@@ -321,4 +321,5 @@ def test_zero_pretext_epochs_probe_the_encoder_at_its_random_initialization(udf_
     for name, tensor in fresh.autoencoder.encoder.state_dict().items():
         assert torch.equal(trained.method.autoencoder.encoder.state_dict()[name], tensor), name
     assert trained.method.history["pretext_targets"].startswith("none")
+    assert spec.training_sources(udf_dataset) == ()  # the record does not claim source data it never read
     assert trained.method.history["classifier_epochs_run"] >= 1  # the classifier still trains

@@ -11,8 +11,8 @@ fitted INRs score), so they cannot rank fits. Here each fit is decoded into a de
 dense reference: ``--mesh-dense`` area-uniform samples of the normalized source mesh, or all
 points of a source cloud. Two 10^5-sample sets of a SHREC'16 mesh are still 0.005 apart in
 Chamfer distance (median over 20 meshes), 0.4 of what a 32 x 400 fit scores; the default 10^6
-divides that floor by about sqrt(10). Every median is printed beside its floor, the same metric for an independent dense sample of the source: a second set of mesh
-samples, or, for clouds (whose surface is known only through its points), the exact distance
+divides that floor by about sqrt(10). Every median is printed beside its floor, the same
+metric for an independent dense sample of the source: a second set of mesh samples, or, for clouds (whose surface is known only through its points), the exact distance
 field of the points decoded the same way as the fits.
 
 Settings (width x steps) are fitted on ``n`` test shapes per source, taken round-robin over
@@ -98,11 +98,29 @@ def stratified(items: list[ItemRecord], n: int) -> list[ItemRecord]:
     return [it for _, _, it in sorted(order, key=lambda o: o[:2])][:n]
 
 
-def _shapes(dataset: ShapeDataset, root: Path, items: list[ItemRecord]) -> list[Shape]:
-    return [
+@dataclass(frozen=True)
+class ShapeSet:
+    """The ``n`` test shapes of one source every measurement uses, loaded and densely sampled once."""
+
+    source: Source
+    root: Path
+    dataset: ShapeDataset
+    items: list[ItemRecord]
+    shapes: list[Shape]
+    references: list[np.ndarray]
+
+
+def shape_set(source: Source, root: Path, n: int, dense: Dense) -> ShapeSet:
+    """Planned with seed 0, so every fitting seed fits the same shapes."""
+    req = BuildRequest(source.name, root=root, field=source.field, preset="cpu")
+    dataset, _, _ = resolve_build(req)
+    items = stratified([it for it in plan_items(dataset, req) if it.split == "test"], n)
+    shapes = [
         normalize_shape(dataset.load(root, ItemRef(it.key, it.split, it.label, it.locator, it.fingerprint)), it.locator)  # type: ignore[arg-type]
         for it in items
     ]
+    refs = [dense_reference(shape, dense.points(source), np.random.default_rng(0)) for shape in shapes]
+    return ShapeSet(source, root, dataset, items, shapes, refs)
 
 
 def dense_reference(shape: Shape, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -127,64 +145,50 @@ def _per_item(decoded: Tensor, references: Sequence[np.ndarray], threshold: floa
     return [dense_cloud_metrics(d.numpy(), r, threshold) for d, r in zip(decoded, references, strict=True)]
 
 
-def floors(source: Source, kind: FieldKind, shapes: list[Shape], refs: list[np.ndarray], dense: Dense) -> list[dict[str, float]]:
-    """Per shape, the dense metrics of an independent sample of the source against the reference."""
-    if all(s.vertices is not None for s in shapes):
+def source_floor(data: ShapeSet, dense: Dense) -> dict[str, float]:
+    """Median over the shapes of the dense metrics of an independent sample of the source against the reference."""
+    source = data.source
+    if source.meshes:
         rng = np.random.default_rng(1)
-        other = [dense_reference(s, dense.points(source), rng) for s in shapes]
-        return [dense_cloud_metrics(o, r, dense.threshold) for o, r in zip(other, refs, strict=True)]
-    points = torch.stack([torch.as_tensor(s.points) for s in shapes])
-    decoded = kind.decode_points(
-        exact_field(kind, points), len(shapes), dense.points(source), dense.resolution, generator=ItemStreams([int_seed("floor", i) for i in range(len(shapes))])
-    )
-    return _per_item(decoded, refs, dense.threshold)
+        other = [dense_reference(s, dense.points(source), rng) for s in data.shapes]
+        return medians([dense_cloud_metrics(o, r, dense.threshold) for o, r in zip(other, data.references, strict=True)])
+    kind = field_kind(source.field)
+    points = torch.stack([torch.as_tensor(s.points) for s in data.shapes])
+    streams = ItemStreams([int_seed("floor", i) for i in range(len(data.shapes))])
+    decoded = kind.decode_points(exact_field(kind, points), len(data.shapes), dense.points(source), dense.resolution, generator=streams)
+    return medians(_per_item(decoded, data.references, dense.threshold))
 
 
 def fit_and_measure(
-    source: Source, root: Path, hidden: int, steps: int, seed: int, n: int, dense: Dense, device: torch.device
+    data: ShapeSet, hidden: int, steps: int, seed: int, dense: Dense, device: torch.device
 ) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """Fit ``n`` test shapes with one setting and fitting seed; their dense metrics, and the cost per INR.
-
-    The shapes are planned with seed 0, so every fitting seed fits the same ones."""
-    req = BuildRequest(source.name, root=root, field=source.field, preset="cpu", steps=steps)
-    dataset, config, _ = resolve_build(req)
+    """Fit the test shapes with one setting and fitting seed; their dense metrics, and the cost per INR."""
+    source, root, items, n = data.source, data.root, data.items, len(data.items)
+    _, config, _ = resolve_build(BuildRequest(source.name, root=root, field=source.field, preset="cpu", steps=steps))
     spec = FieldSpec(**(config.field.model_dump() | {"hidden": hidden}))
     fit = config.fit.model_copy(update={"kernels": dense.kernels})
     config = config.model_copy(update={"field": spec, "fit": fit, "seed": seed})
-    items = stratified([it for it in plan_items(dataset, req) if it.split == "test"], n)
     kind = field_kind(source.field)
     init = shared_init(spec, config.seed)
     chunk = config.fit.chunk_size
-    chunks = [items[s : s + chunk] for s in range(0, len(items), chunk)]
+    chunks = [items[s : s + chunk] for s in range(0, n, chunk)]
     if dense.kernels == "compiled":  # compile every chunk shape outside the timed region
         warm = config.model_copy(update={"fit": config.fit.model_copy(update={"steps": 2})})
         for part in chunks:
-            fit_shard(dataset, root, warm, init, part, device)
+            fit_shard(data.dataset, root, warm, init, part, device)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    fitted = [fit_shard(dataset, root, config, init, part, device)[0] for part in chunks]
+    fitted = [fit_shard(data.dataset, root, config, init, part, device)[0] for part in chunks]
     cost = {
         "params": spec.n_params, "CPU s/INR": (time.process_time() - cpu0) / n, "wall s/INR": (time.perf_counter() - wall0) / n
     }
-    shapes = _shapes(dataset, root, items)
-    refs = [dense_reference(s, dense.points(source), np.random.default_rng(0)) for s in shapes]
     metrics: list[dict[str, float]] = []
     for part, params in zip(chunks, fitted, strict=True):
         decoded = kind.decode_points(
             field_fn(spec, params), len(part), dense.points(source), dense.resolution,
             generator=ItemStreams([int_seed(seed, "dense", it.key) for it in part]),
         )
-        metrics += _per_item(decoded, refs[len(metrics) : len(metrics) + len(part)], dense.threshold)
+        metrics += _per_item(decoded, data.references[len(metrics) : len(metrics) + len(part)], dense.threshold)
     return metrics, cost
-
-
-def source_floor(source: Source, root: Path, n: int, dense: Dense) -> dict[str, float]:
-    """Median floor per metric over the ``n`` shapes the settings are fitted on."""
-    req = BuildRequest(source.name, root=root, field=source.field, preset="cpu")
-    dataset, _, _ = resolve_build(req)
-    items = stratified([it for it in plan_items(dataset, req) if it.split == "test"], n)
-    shapes = _shapes(dataset, root, items)
-    refs = [dense_reference(s, dense.points(source), np.random.default_rng(0)) for s in shapes]
-    return medians(floors(source, field_kind(source.field), shapes, refs, dense))
 
 
 def medians(per_item: list[dict[str, float]]) -> dict[str, float]:
@@ -246,8 +250,8 @@ class Rows:
         return self.done[key]
 
 
-def _measure(source: Source, root: Path, hidden: int, steps: int, seed: int, n: int, dense: Dense) -> dict:
-    per_item, cost = fit_and_measure(source, root, hidden, steps, seed, n, dense, torch.device("cpu"))
+def _measure(data: ShapeSet, hidden: int, steps: int, seed: int, dense: Dense) -> dict:
+    per_item, cost = fit_and_measure(data, hidden, steps, seed, dense, torch.device("cpu"))
     return {"medians": medians(per_item), "cost": cost, "items": per_item}
 
 
@@ -281,15 +285,19 @@ def main() -> None:
     dense = Dense(args.mesh_dense, args.cloud_dense, args.resolution, args.threshold, args.kernels)
     rows = Rows(args.rows)
 
+    loaded: dict[str, ShapeSet] = {}
+
+    def data_of(source: Source) -> ShapeSet:
+        """Loaded on first use: a resumed run whose measurements are all done loads nothing."""
+        if source.name not in loaded:
+            loaded[source.name] = shape_set(source, args.data_root / source.folder, args.n, dense)
+        return loaded[source.name]
+
     def measured(source: Source, hidden: int, steps: int, seed: int) -> dict:
         key = _row_key(source, hidden, steps, seed, args.n, dense)
-        root = args.data_root / source.folder
-        return rows.get(key, lambda: _measure(source, root, hidden, steps, seed, args.n, dense))
+        return rows.get(key, lambda: _measure(data_of(source), hidden, steps, seed, dense))
 
-    floor_of = {
-        s.name: rows.get(_row_key(s, 0, 0, -1, args.n, dense), lambda s=s: source_floor(s, args.data_root / s.folder, args.n, dense))
-        for s in SOURCES
-    }
+    floor_of = {s.name: rows.get(_row_key(s, 0, 0, -1, args.n, dense), lambda s=s: source_floor(data_of(s), dense)) for s in SOURCES}
     header = ["data", "width", "steps", "params", "INRs", *(f"median {m} [floor]" for m in METRICS), "CPU s/INR", "wall s/INR"]
     body, floor_lines = [], []
     for source in SOURCES:

@@ -46,9 +46,6 @@ class Donor:
             for item in record.items
         }
 
-    def __len__(self) -> int:
-        return len(self._found)
-
     def find(self, item: ItemRecord) -> ItemRecord | None:
         """The donor's record of ``item`` (same key, same source bytes), or None."""
         return self._found.get((item.key, item.fingerprint))
