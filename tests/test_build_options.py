@@ -189,3 +189,17 @@ def test_reuse_copies_shared_fits_and_gives_the_fingerprint_of_a_fresh_build(tmp
     with pytest.raises(ConfigError, match=r"that build differs in \['fit'\]"):  # other steps fit other weights
         build_dataset(_request(tmp_path / "other", steps=6, reuse=donor), CPU)
     assert not (tmp_path / "other").exists()
+
+
+def test_kernels_option_reaches_the_fit_config_hash_and_folder(monkeypatch, capsys, tmp_path: Path) -> None:
+    """``--kernels compiled`` fits other bytes than eager, so it is a build of its own."""
+    _, eager, _ = resolve_build(BuildRequest("procshapes", preset="tiny"))
+    _, compiled, out = resolve_build(BuildRequest("procshapes", preset="tiny", kernels="compiled"))
+    assert (eager.fit.kernels, compiled.fit.kernels) == ("eager", "compiled")
+    assert build_hash(eager.model_dump(mode="json")) != build_hash(compiled.model_dump(mode="json"))
+    assert out.name.endswith("-compiled")
+    monkeypatch.setattr("sys.argv", ["nfbench", "data", "build", "procshapes", "--kernels", "compild", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit) as exit_info:
+        app_module.main()
+    assert exit_info.value.code == 2 and "did you mean 'compiled'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

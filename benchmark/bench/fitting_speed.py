@@ -14,7 +14,10 @@ dense-matmul GFLOP/s of this machine: ``peak / one-at-a-time`` is the largest ra
 batching could reach for that preset here. Where one INR-step is already compute-bound
 (the ``cpu`` preset's 2048 points x 12.8K parameters), that ceiling is small; where it is
 overhead-bound (8x8 digit images), the ratio is large. The percentages are of that
-measured peak.
+measured peak. The last column times a hidden layer's three matmuls alone at the chunk's
+shapes (forward, input and weight gradients): the part of a step that no fusion removes.
+Small-width layers keep it well under the square-matmul peak, and it, not the peak, is
+the ceiling of the batched columns.
 """
 
 from __future__ import annotations
@@ -111,6 +114,23 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     return max(_rate(lambda: a @ b, 2 * n**3) for _ in range(repeats)) / 1e9
 
 
+def layer_matmul_gflops(batch: int, n_pts: int, width: int, repeats: int = 3) -> float:
+    """Throughput of one hidden layer's three batched matmuls at a chunk's shapes.
+
+    Forward ``(B, N, H) @ (B, H, H)^T``, input gradient ``(B, N, H) @ (B, H, H)`` and weight
+    gradient ``(B, H, N) @ (B, N, H)``: a step is mostly these, so their rate, not the
+    square-matmul peak, bounds what fusing the rest of a step can reach."""
+    h, g, w = torch.randn(batch, n_pts, width), torch.randn(batch, n_pts, width), torch.randn(batch, width, width)
+
+    def layer() -> None:
+        torch.bmm(h, w.transpose(1, 2))
+        torch.bmm(g, w)
+        torch.bmm(g.transpose(1, 2), h)
+
+    layer()  # warm-up
+    return max(_rate(layer, 3 * 2 * batch * n_pts * width * width) for _ in range(repeats)) / 1e9
+
+
 KERNELS = ("eager", "compiled")
 HEADER = (
     "chunk",
@@ -120,6 +140,7 @@ HEADER = (
     "batched compiled / one-at-a-time compiled",
     *(f"batched {k} GFLOP/s (of peak)" for k in KERNELS),
     *(f"one-at-a-time {k} GFLOP/s (of peak)" for k in KERNELS),
+    "hidden-layer matmuls alone GFLOP/s (of peak)",
 )
 
 
@@ -156,13 +177,14 @@ def run(preset_name: str, n_inrs: int, steps: int, chunk_sizes: list[int], queri
             one = functools.partial(_fit_one_at_a_time, preset, init, coords[:n_single], targets[:n_single], cfg, 0, one_loss[kernels])
             single[kernels] = _rate(one, n_single * steps)
         best_single = max(best_single, *single.values())
-        measured.append((chunk, batched, single))
+        layer = layer_matmul_gflops(chunk, n_pts, preset.field.hidden) / gflop  # as INR-steps/s, for ``cell``
+        measured.append((chunk, batched, single, layer))
 
     def cell(rate: float) -> str:
         return f"{rate * gflop:.1f} ({rate * gflop / peak:.0%})"
 
     rows = []
-    for chunk, batched, single in measured:
+    for chunk, batched, single, layer in measured:
         rows.append(
             [
                 str(chunk),
@@ -172,6 +194,7 @@ def run(preset_name: str, n_inrs: int, steps: int, chunk_sizes: list[int], queri
                 f"{batched['compiled'] / single['compiled']:.1f}x",
                 *(cell(batched[k]) for k in KERNELS),
                 *(cell(single[k]) for k in KERNELS),
+                cell(layer),
             ]
         )
     return SpeedResult(
@@ -204,7 +227,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a line for the markdown page, e.g. what else loaded the machine")
     args = parser.parse_args()
     chunks = [int(c) for c in args.chunks.split(",")]
-    console = Console(width=240)  # eleven columns
+    console = Console(width=260)  # twelve columns
     peak = matmul_peak_gflops()
     results = []
     for name in args.presets.split(","):

@@ -77,6 +77,10 @@ def build(
         "its fits of shared items are copied instead of refitted (same bytes).",
     ),
     steps: int | None = typer.Option(None, help="Override the preset's fitting steps."),
+    kernels: str | None = typer.Option(
+        None, help="eager (the presets') or compiled: torch.compile of the fitting step, faster, equal to eager up to "
+        "float rounding (so a build of its own)."
+    ),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
     out: Path | None = typer.Option(None, help="Output directory (default: $NFBENCH_HOME/datasets/<name>...)."),
@@ -92,6 +96,7 @@ def build(
     req = BuildRequest(
         name, root, field, preset, limit, steps, seed, index, count, out,
         limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample, reuse=reuse,
+        kernels=kernels,
     )
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)

@@ -34,11 +34,17 @@ def _activation(spec: FieldSpec, h: Tensor) -> Tensor:
     return torch.sin(spec.w0 * h) if spec.kind == "siren" else torch.relu(h)
 
 
-def batched_forward(spec: FieldSpec, params: Params, x: Tensor) -> Tensor:
+def batched_forward(spec: FieldSpec, params: Params, x: Tensor, bias_in_gemm: bool = True) -> Tensor:
     """Evaluate B fields at their own query points.
 
     ``params[name]`` has shape ``(B, *param_shape)``; ``x`` is ``(B, N, in_dim)``, or
     ``(N, in_dim)`` to query every field at the same points. Returns ``(B, N, out_dim)``.
+
+    ``bias_in_gemm=False`` adds each bias after a plain ``bmm`` instead of through
+    ``baddbmm``, whose CPU kernel first copies the broadcast bias into a ``(B, N, width)``
+    output. Alone that is slower, but under ``torch.compile`` the add fuses into the
+    activation's loop and the copy (a sixth of a compiled fitting step's non-matmul time)
+    disappears. Sums round differently, so it is the compiled fitting step's choice only.
 
     A lone INR is evaluated as a pair of copies: torch's CPU ``baddbmm`` hands a batch of
     one to plain ``gemm`` (``cpublas::gemm_batched_with_stride``), whose MKL kernel rounds
@@ -51,12 +57,15 @@ def batched_forward(spec: FieldSpec, params: Params, x: Tensor) -> Tensor:
         x = x.unsqueeze(0).expand(batch, -1, -1)
     if batch == 1:
         pair = {name: torch.cat([p, p]) for name, p in params.items()}
-        return batched_forward(spec, pair, x.expand(2, *x.shape[1:]))[:1]
+        return batched_forward(spec, pair, x.expand(2, *x.shape[1:]), bias_in_gemm)[:1]
     h = encode(spec, x)
     for i in range(spec.depth + 1):
         w = params[f"layers.{i}.weight"]
         b = params[f"layers.{i}.bias"]
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        if bias_in_gemm:
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        else:
+            h = torch.bmm(h, w.transpose(1, 2)) + b.unsqueeze(1)
         if i < spec.depth:
             h = _activation(spec, h)
     return h

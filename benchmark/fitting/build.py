@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
-from nfbench.fitting.fitter import fit_batch
+from nfbench.fitting.fitter import Kernels, fit_batch
 from nfbench.fitting.reuse import Donor, ShardFit
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json, sha256_text
@@ -74,6 +75,7 @@ class BuildRequest:
     augment: int = 0
     quality_sample: int | None = None
     reuse: Path | None = None  # a finished build whose shared items are copied, not refitted
+    kernels: Kernels | None = None  # None: the preset's
 
     @property
     def limits(self) -> Limits:
@@ -112,6 +114,8 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
         parts.append(f"qsample{req.quality_sample}")
     if req.steps is not None:
         parts.append(f"steps{req.steps}")
+    if req.kernels is not None:
+        parts.append(req.kernels)
     if req.seed != 0:
         parts.append(f"seed{req.seed}")
     return datasets_home() / "-".join(parts)
@@ -140,7 +144,10 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         raise ConfigError(f"--augment scales and jitters 3-D geometry; {field!r} fields are {kind.in_dim}-D")
     if req.quality_sample is not None and req.quality_sample < 1:
         raise ConfigError(f"--quality-sample {req.quality_sample}: must be >= 1 (1 in M items is measured)")
-    fit = preset.fit if req.steps is None else preset.fit.model_copy(update={"steps": req.steps})
+    if req.kernels is not None and req.kernels not in get_args(Kernels):
+        raise ConfigError(f"--kernels {req.kernels!r}: not a fitting kernel{did_you_mean(req.kernels, get_args(Kernels))}")
+    overrides = {"steps": req.steps, "kernels": req.kernels}
+    fit = preset.fit.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     sampling = SamplingConfig.preset(preset.sampling)
     config = BuildConfig(
         dataset=req.name,

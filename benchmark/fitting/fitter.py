@@ -7,15 +7,16 @@ calls instead of B tiny forward passes.
 
 Each INR draws its query indices from its own stream (``ItemStreams``), seeded by the
 caller from the item, so its weights do not depend on the chunk size, the shard or its
-neighbours. On the CPU they are bit-identical in any chunk (see ``decode.field_fn`` for
+neighbours. On the CPU they are bit-identical in any chunk (see ``fields.functional.batched_forward`` for
 the one batch size torch treats differently); on CUDA, cuBLAS may choose kernels by batch
 size, so chunkings agree to rounding only.
 
 ``FitConfig.kernels`` chooses how a step runs. ``"eager"`` is the reference: one torch
 op per layer and activation. ``"compiled"`` hands the forward and the loss to
 ``torch.compile`` (Inductor): AOTAutograd derives the backward, and each SIREN activation's
-forward (scale, sin) and backward (cos, two multiplies) become one loop over memory each
-instead of two and three passes, the bulk of an eager step's non-matmul time. Inductor's
+forward (bias, scale, sin) and backward (cos, two multiplies, the bias gradient) become one
+loop over memory each instead of three passes and a copy, the bulk of an eager step's
+non-matmul time. Inductor's
 vectorized sin/cos round differently from ATen's, so compiled weights agree with eager
 ones to float rounding only; that is why the choice is part of the fit config (and of
 the build hash). Compiled fits keep the per-item guarantee: on the CPU an INR's weights
@@ -35,9 +36,9 @@ import torch._dynamo
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from torch import Tensor
 
-from nfbench.decode.common import field_fn
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params
+from nfbench.fields.functional import batched_forward
 from nfbench.fitting.streams import ItemStreams
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -46,6 +47,9 @@ INDEX_BLOCK = 16
 """Steps whose query indices are drawn together: the loop over the INRs' streams runs once
 per block, and a block holds ``16 * points_per_step`` indices per INR (1.3 MB at the paper's 10K)."""
 
+
+Kernels = Literal["eager", "compiled"]
+"""How a fitting step runs (``FitConfig.kernels``)."""
 
 StepLoss = Callable[[Params, Tensor, Tensor], Tensor]
 """One step's per-INR losses ``(B,)`` from the stacked parameters, the step's queries and targets."""
@@ -71,7 +75,7 @@ class FitConfig(BaseModel):
         description="where each INR's query indices come from: one generator per shard (datasets written before "
         "this field existed; their weights depend on the chunking) or one stream per item (the only scheme fitted now)",
     )
-    kernels: Literal["eager", "compiled"] = Field(
+    kernels: Kernels = Field(
         "eager",
         description="how a step runs: eager torch ops (the reference) or torch.compile of the forward and loss, "
         "faster and equal to eager up to float rounding; falls back to eager where compilation is unavailable",
@@ -93,8 +97,8 @@ def stack_init(init: Params, batch: int, device: torch.device) -> Params:
     return {n: p.to(device).unsqueeze(0).repeat(batch, *([1] * p.dim())).contiguous() for n, p in init.items()}
 
 
-def _step_loss(spec: FieldSpec, loss_fn: LossFn, params: Params, x: Tensor, y: Tensor) -> Tensor:
-    return loss_fn(field_fn(spec, params)(x), y)
+def _step_loss(spec: FieldSpec, loss_fn: LossFn, params: Params, x: Tensor, y: Tensor, bias_in_gemm: bool = True) -> Tensor:
+    return loss_fn(batched_forward(spec, params, x, bias_in_gemm), y)
 
 
 def _eager_step_loss(spec: FieldSpec, loss_fn: LossFn) -> StepLoss:
@@ -102,7 +106,7 @@ def _eager_step_loss(spec: FieldSpec, loss_fn: LossFn) -> StepLoss:
 
 
 def step_loss_fn(
-    spec: FieldSpec, loss_fn: LossFn, kernels: Literal["eager", "compiled"], batch: int, n_pts: int, device: torch.device
+    spec: FieldSpec, loss_fn: LossFn, kernels: Kernels, batch: int, n_pts: int, device: torch.device
 ) -> StepLoss:
     """The per-step loss callable for ``kernels``: eager, or compiled once per chunk shape and cached.
 
@@ -114,7 +118,9 @@ def step_loss_fn(
     if kernels == "eager" or key in _UNCOMPILABLE:
         return _eager_step_loss(spec, loss_fn)
     if key not in _COMPILED:
-        _COMPILED[key] = _with_fallback(key, torch.compile(_eager_step_loss(spec, loss_fn), dynamic=False))
+        # Biases are added outside the gemm, where Inductor fuses them into the activation.
+        fused = functools.partial(_step_loss, spec, loss_fn, bias_in_gemm=False)
+        _COMPILED[key] = _with_fallback(key, torch.compile(fused, dynamic=False))
     return _COMPILED[key]
 
 
