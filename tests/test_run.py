@@ -25,6 +25,7 @@ from nfbench.records import load_records
 from nfbench.run.cache import TrainedCache, code_hash
 from nfbench.run.runner import RunSpec, run_one, run_specs, train_or_load
 from nfbench.store.reader import INRDataset
+from nfbench.training.checkpoint import save_atomic
 
 CPU = torch.device("cpu")
 
@@ -242,12 +243,16 @@ def test_a_killed_fit_resumes_from_its_checkpoint_and_ends_identical(tiny_datase
     with pytest.raises(KeyboardInterrupt):
         train_or_load(spec, tiny_dataset, CPU, rerun=True)
     checkpoints = Path(os.environ["NFBENCH_HOME"]) / "checkpoints" / "mlp" / spec.cache_key(tiny_dataset)[:24]
-    assert (checkpoints / "classifier" / "last.pt").exists()
+    checkpoint = checkpoints / "classifier" / "last.pt"
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["result"]["train_seconds"] = 1000.0  # as if the killed process had trained for that long
+    save_atomic({k: v for k, v in saved.items() if k != "format"}, checkpoint)
     monkeypatch.setattr(Trainer, "_validate", validate)
     for path in TrainedCache(Path(os.environ["NFBENCH_HOME"]) / "artifacts").paths("mlp", spec.cache_key(tiny_dataset)):
         path.unlink()  # the straight run's cached state: the next call must train, from the checkpoint
     resumed = train_or_load(spec, tiny_dataset, CPU)
     assert not resumed.from_cache and calls["n"] == 5
+    assert 1000 < resumed.train_seconds < 1100  # the killed process's seconds count, not only this one's
     state = resumed.method.state_dict()["model"]
     assert all(torch.equal(state[k], straight[k]) for k in straight)
     assert not checkpoints.exists()  # done: the trained state is in the cache

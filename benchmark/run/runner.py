@@ -33,7 +33,9 @@ from nfbench.run.cache import TrainedCache, code_hash
 from nfbench.run.config import resolve_config
 from nfbench.store.reader import INRDataset
 from nfbench.tasks import TASKS
+from nfbench.training.checkpoint import saved_train_seconds
 from nfbench.training.distributed import barrier, is_main
+from nfbench.training.trainer import CHECKPOINT_NAME
 from nfbench.views import VIEWS
 from nfbench.views.context import SplitReader, ViewContext
 
@@ -163,10 +165,11 @@ def train_or_load(
         shutil.rmtree(checkpoints, ignore_errors=True)
     barrier()
     method.checkpoint_root = checkpoints  # a killed fit resumes from its last finished epoch
+    earlier = saved_train_seconds(checkpoints, CHECKPOINT_NAME)  # spent by killed processes before this one
     torch.manual_seed(spec.seed)
     start = time.perf_counter()
     method.fit(train, val, progress)
-    seconds = time.perf_counter() - start
+    seconds = earlier + time.perf_counter() - start
     if is_main():
         cache.save(spec.method, key, method.state_dict(), {"train_seconds": seconds, "history": method.history})
         shutil.rmtree(checkpoints, ignore_errors=True)  # the trained state is cached: checkpoints are done

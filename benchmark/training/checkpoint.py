@@ -57,6 +57,18 @@ def load_or_warn(path: Path) -> dict[str, Any] | None:
     return payload
 
 
+def saved_train_seconds(root: Path, name: str) -> float:
+    """Training seconds held by the checkpoints named ``name`` under ``root``: what earlier
+    processes spent on the epochs a resumed run will not redo.
+
+    A run resumed after a kill times only its own part; adding these makes its record
+    report the whole training (minus the epochs lost after the last checkpoint, which are redone)."""
+    if not root.is_dir():
+        return 0.0
+    payloads = (load_or_warn(path) for path in sorted(root.rglob(name)))
+    return sum(float(p["result"]["train_seconds"]) for p in payloads if p is not None)
+
+
 def rng_state(device: torch.device) -> dict[str, Any]:
     """Every global RNG a training step may draw from (dropout, DataLoader seeds, augmentations)."""
     keys, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)[1:]
