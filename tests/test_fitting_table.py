@@ -34,6 +34,25 @@ def test_one_sided_distances_tell_a_partial_cloud_from_a_stray_one() -> None:
         dense_cloud_metrics(np.full((3, 3), np.nan), ref, 0.01)
 
 
+def test_a_query_subset_keeps_the_floor_of_the_dense_clouds_searched() -> None:
+    """Distances from the first points of two i.i.d. sphere samples to the whole other sample: the
+    floor is that of the dense clouds (far below a sparse pair's), within the subset's noise."""
+    rng = np.random.default_rng(2)
+
+    def sphere(n: int) -> np.ndarray:
+        x = rng.normal(size=(n, 3))
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    a, b = sphere(200_000), sphere(200_000)
+    full = dense_cloud_metrics(a, b, 0.01)
+    sub = dense_cloud_metrics(a, b, 0.01, max_queries=20_000)
+    sparse = dense_cloud_metrics(a[:20_000], b[:20_000], 0.01)
+    for metric in ("chamfer", "accuracy", "completeness"):
+        assert sub[metric] == pytest.approx(full[metric], rel=0.02)
+        assert sparse[metric] > 2.5 * full[metric]  # the floor falls as 1/sqrt(points searched)
+    assert sub["f_score"] == pytest.approx(full["f_score"], abs=0.01)
+
+
 def test_mesh_references_are_area_samples_and_clouds_are_kept_whole() -> None:
     v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=np.float32)
     mesh = Shape(vertices=v, faces=np.array([[0, 1, 2]]))

@@ -83,6 +83,7 @@ class Dense:
     resolution: int
     threshold: float
     kernels: Literal["eager", "compiled"]
+    queries: int  # points of each cloud whose distance to the other is measured
 
     def points(self, source: Source) -> int:
         return self.mesh_points if source.meshes else self.cloud_points
@@ -140,9 +141,9 @@ def exact_field(kind: FieldKind, points: Tensor) -> FieldFn:
     return fn
 
 
-def _per_item(decoded: Tensor, references: Sequence[np.ndarray], threshold: float) -> list[dict[str, float]]:
+def _per_item(decoded: Tensor, references: Sequence[np.ndarray], dense: Dense) -> list[dict[str, float]]:
     # One KD-tree per shape: trees index a single cloud, so this loop is over shapes by construction.
-    return [dense_cloud_metrics(d.numpy(), r, threshold) for d, r in zip(decoded, references, strict=True)]
+    return [dense_cloud_metrics(d.numpy(), r, dense.threshold, dense.queries) for d, r in zip(decoded, references, strict=True)]
 
 
 def source_floor(data: ShapeSet, dense: Dense) -> dict[str, float]:
@@ -151,12 +152,12 @@ def source_floor(data: ShapeSet, dense: Dense) -> dict[str, float]:
     if source.meshes:
         rng = np.random.default_rng(1)
         other = [dense_reference(s, dense.points(source), rng) for s in data.shapes]
-        return medians([dense_cloud_metrics(o, r, dense.threshold) for o, r in zip(other, data.references, strict=True)])
+        return medians([dense_cloud_metrics(o, r, dense.threshold, dense.queries) for o, r in zip(other, data.references, strict=True)])
     kind = field_kind(source.field)
     points = torch.stack([torch.as_tensor(s.points) for s in data.shapes])
     streams = ItemStreams([int_seed("floor", i) for i in range(len(data.shapes))])
     decoded = kind.decode_points(exact_field(kind, points), len(data.shapes), dense.points(source), dense.resolution, generator=streams)
-    return medians(_per_item(decoded, data.references, dense.threshold))
+    return medians(_per_item(decoded, data.references, dense))
 
 
 def fit_and_measure(
@@ -187,7 +188,7 @@ def fit_and_measure(
             field_fn(spec, params), len(part), dense.points(source), dense.resolution,
             generator=ItemStreams([int_seed(seed, "dense", it.key) for it in part]),
         )
-        metrics += _per_item(decoded, data.references[len(metrics) : len(metrics) + len(part)], dense.threshold)
+        metrics += _per_item(decoded, data.references[len(metrics) : len(metrics) + len(part)], dense)
     return metrics, cost
 
 
@@ -231,7 +232,9 @@ def _fmt(v: float) -> str:
 
 
 def _row_key(source: Source, hidden: int, steps: int, seed: int, n: int, dense: Dense) -> str:
-    return json.dumps([source.name, hidden, steps, seed, n, dense.points(source), dense.resolution, dense.threshold, dense.kernels])
+    return json.dumps(
+        [source.name, hidden, steps, seed, n, dense.points(source), dense.resolution, dense.threshold, dense.kernels, dense.queries]
+    )
 
 
 class Rows:
@@ -279,12 +282,16 @@ def main() -> None:
     parser.add_argument("--cloud-dense", type=int, default=100_000, help="cloud sources: decoded points")
     parser.add_argument("--resolution", type=int, default=128, help="marching-cubes grid of sdf decoding")
     parser.add_argument("--threshold", type=float, default=0.01, help="F-score distance")
+    parser.add_argument(
+        "--queries", type=int, default=100_000,
+        help="points of each cloud whose distance to the whole other cloud is measured (sets noise, not the floor)",
+    )
     parser.add_argument("--kernels", choices=["eager", "compiled"], default="compiled")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--rows", type=Path, default=None, help="JSON of finished measurements: reused, so a stopped run resumes")
     parser.add_argument("--note-file", type=Path, default=None, help="hand-written text the page ends with")
     args = parser.parse_args()
-    dense = Dense(args.mesh_dense, args.cloud_dense, args.resolution, args.threshold, args.kernels)
+    dense = Dense(args.mesh_dense, args.cloud_dense, args.resolution, args.threshold, args.kernels, args.queries)
     rows = Rows(args.rows)
 
     loaded: dict[str, ShapeSet] = {}
@@ -328,7 +335,7 @@ def main() -> None:
     command = (
         f"python -m nfbench.bench.fitting_table --data-root DATA --n {args.n} --mesh-dense {args.mesh_dense} "
         f"--cloud-dense {args.cloud_dense} "
-        f"--resolution {args.resolution} --threshold {args.threshold} --kernels {args.kernels}"
+        f"--resolution {args.resolution} --threshold {args.threshold} --queries {args.queries} --kernels {args.kernels}"
         + (f" --out {args.out}" if args.out else "") + (f" --note-file {args.note_file}" if args.note_file else "")
     )
     lines = [
@@ -338,7 +345,7 @@ def main() -> None:
         "",
         f"Each fit is decoded into a dense cloud (sdf: {args.mesh_dense:,} samples of the marching-cubes surface at "
         f"{args.resolution}^3; udf: {args.cloud_dense:,} points by gradient projection) and compared through KD-trees "
-        f"with a dense reference: {args.mesh_dense:,} area-uniform samples of the normalized source mesh (SHREC'16) or "
+        f"(distances from {args.queries:,} points of each cloud to the whole other one) with a dense reference: {args.mesh_dense:,} area-uniform samples of the normalized source mesh (SHREC'16) or "
         "all 1,024 source points (ModelNet40). `accuracy`: mean distance from "
         "decoded to reference points; `completeness`: from reference to decoded; `chamfer`: their sum (L2, not "
         f"squared); `f_score`: F at distance {args.threshold}. Shapes in the unit sphere. In brackets, the floor: the "
