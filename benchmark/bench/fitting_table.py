@@ -54,6 +54,7 @@ from nfbench.targets import normalize_shape, sample_surface
 SETTINGS = [(32, 400), (64, 200), (64, 400), (128, 200)]
 RANKING_STEPS = (50, 200, 1000)
 RANKING_SEEDS = (0, 1)
+RANKING_WIDTH = 64
 METRICS: dict[str, bool] = {"chamfer": False, "accuracy": False, "completeness": False, "f_score": True}
 """Dense metrics and whether higher is better."""
 FLOOR_FRACTION = 0.2
@@ -238,16 +239,27 @@ def _row_key(source: Source, hidden: int, steps: int, seed: int, n: int, dense: 
 
 
 class Rows:
-    """Finished measurements by key, saved after each one, so that a stopped run resumes."""
+    """Finished measurements by key, saved after each one, so that a stopped run resumes.
+
+    The file is read again before each measurement and merged before each write, so
+    processes measuring different ``--part``s can share it."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.done: dict[str, dict] = json.loads(path.read_text()) if path and path.exists() else {}
+        self.done: dict[str, dict] = {}
+        self._merge()
+
+    def _merge(self) -> None:
+        if self.path and self.path.exists():
+            self.done |= json.loads(self.path.read_text())
 
     def get(self, key: str, compute: Callable[[], dict]) -> dict:
+        self._merge()
         if key not in self.done:
-            self.done[key] = compute()
-            Console(stderr=True).print(key, {k: v for k, v in self.done[key].items() if k != "items"})
+            value = compute()
+            self._merge()
+            self.done[key] = value
+            Console(stderr=True).print(key, {k: v for k, v in value.items() if k != "items"})
             if self.path:
                 atomic_write_text(self.path, json.dumps(self.done, indent=1))
         return self.done[key]
@@ -289,6 +301,10 @@ def main() -> None:
     parser.add_argument("--kernels", choices=["eager", "compiled"], default="compiled")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--rows", type=Path, default=None, help="JSON of finished measurements: reused, so a stopped run resumes")
+    parser.add_argument(
+        "--part", choices=["all", "settings", "ranking"], default="all",
+        help="measure only the settings grid or the ranking check (workers sharing --rows); the page needs all",
+    )
     parser.add_argument("--note-file", type=Path, default=None, help="hand-written text the page ends with")
     args = parser.parse_args()
     dense = Dense(args.mesh_dense, args.cloud_dense, args.resolution, args.threshold, args.kernels, args.queries)
@@ -306,11 +322,26 @@ def main() -> None:
         key = _row_key(source, hidden, steps, seed, args.n, dense)
         return rows.get(key, lambda: _measure(data_of(source), hidden, steps, seed, dense))
 
-    floor_of = {s.name: rows.get(_row_key(s, 0, 0, -1, args.n, dense), lambda s=s: source_floor(data_of(s), dense)) for s in SOURCES}
+    def floor(source: Source) -> dict[str, float]:
+        return rows.get(_row_key(source, 0, 0, -1, args.n, dense), lambda: source_floor(data_of(source), dense))
+
+    def ranking() -> list[dict]:
+        return [
+            {"steps": steps, "seed": seed, **measured(SOURCES[0], RANKING_WIDTH, steps, seed)["medians"]}
+            for steps in RANKING_STEPS for seed in RANKING_SEEDS
+        ]
+
+    if args.part == "ranking":
+        ranking()
+        return
+    floor_of = {s.name: floor(s) for s in SOURCES}
+    settings = {s.name: [(hidden, steps, measured(s, hidden, steps, 0)) for hidden, steps in SETTINGS] for s in SOURCES}
+    if args.part == "settings":
+        return
     header = ["data", "width", "steps", "params", "INRs", *(f"median {m} [floor]" for m in METRICS), "CPU s/INR", "wall s/INR"]
     body, floor_lines = [], []
     for source in SOURCES:
-        results = [(hidden, steps, measured(source, hidden, steps, 0)) for hidden, steps in SETTINGS]
+        results = settings[source.name]
         for hidden, steps, res in results:
             cost = res["cost"]
             body.append([
@@ -320,11 +351,8 @@ def main() -> None:
         typical = medians([r["medians"] for _, _, r in results])
         floor_lines += _floor_lines(source, floor_of[source.name], typical)
 
-    ranking_source, width = SOURCES[0], 64
-    ranked = [
-        {"steps": steps, "seed": seed, **measured(ranking_source, width, steps, seed)["medians"]}
-        for steps in RANKING_STEPS for seed in RANKING_SEEDS
-    ]
+    ranking_source, width = SOURCES[0], RANKING_WIDTH
+    ranked = ranking()
     frame = pd.DataFrame(ranked)
     rank_lines = markdown_table(
         ["steps", "seed", *(f"median {m}" for m in METRICS)],
