@@ -305,6 +305,10 @@ def main() -> None:
         "--part", choices=["all", "settings", "ranking"], default="all",
         help="measure only the settings grid or the ranking check (workers sharing --rows); the page needs all",
     )
+    parser.add_argument(
+        "--ranking-seed", type=int, choices=RANKING_SEEDS, default=None,
+        help="with --part ranking: measure only this fitting seed's rows (one worker per seed)",
+    )
     parser.add_argument("--note-file", type=Path, default=None, help="hand-written text the page ends with")
     args = parser.parse_args()
     dense = Dense(args.mesh_dense, args.cloud_dense, args.resolution, args.threshold, args.kernels, args.queries)
@@ -325,14 +329,14 @@ def main() -> None:
     def floor(source: Source) -> dict[str, float]:
         return rows.get(_row_key(source, 0, 0, -1, args.n, dense), lambda: source_floor(data_of(source), dense))
 
-    def ranking() -> list[dict]:
+    def ranking(seeds: Sequence[int] = RANKING_SEEDS) -> list[dict]:
         return [
             {"steps": steps, "seed": seed, **measured(SOURCES[0], RANKING_WIDTH, steps, seed)["medians"]}
-            for steps in RANKING_STEPS for seed in RANKING_SEEDS
+            for steps in RANKING_STEPS for seed in seeds
         ]
 
     if args.part == "ranking":
-        ranking()
+        ranking(RANKING_SEEDS if args.ranking_seed is None else [args.ranking_seed])
         return
     floor_of = {s.name: floor(s) for s in SOURCES}
     settings = {s.name: [(hidden, steps, measured(s, hidden, steps, 0)) for hidden, steps in SETTINGS] for s in SOURCES}
