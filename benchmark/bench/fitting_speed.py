@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import torch
 from rich.console import Console
@@ -38,7 +39,7 @@ from rich.table import Table
 from nfbench.fields import Params, shared_init
 from nfbench.fields.functional import linear_functional
 from nfbench.fields.kinds import field_kind
-from nfbench.fitting.fitter import FitConfig, fit_batch
+from nfbench.fitting.fitter import FitConfig, Kernels, fit_batch
 from nfbench.markdown import markdown_table
 from nfbench.presets import BuildPreset, build_preset
 from nfbench.store.atomic import atomic_write_text
@@ -131,7 +132,7 @@ def layer_matmul_gflops(batch: int, n_pts: int, width: int, repeats: int = 3) ->
     return max(_rate(layer, 3 * 2 * batch * n_pts * width * width) for _ in range(repeats)) / 1e9
 
 
-KERNELS = ("eager", "compiled")
+KERNELS: tuple[Kernels, ...] = get_args(Kernels)
 HEADER = (
     "chunk",
     *(f"batched {k} INR-steps/s" for k in KERNELS),

@@ -10,10 +10,13 @@ fitted INRs score), so they cannot rank fits. Here each fit is decoded into a de
 ``--cloud-dense`` points by gradient projection for udf) and compared through KD-trees with a
 dense reference: ``--mesh-dense`` area-uniform samples of the normalized source mesh, or all
 points of a source cloud. Two 10^5-sample sets of a SHREC'16 mesh are still 0.005 apart in
-Chamfer distance (median over 20 meshes), 0.4 of what a 32 x 400 fit scores; the default 10^6
-divides that floor by about sqrt(10). Every median is printed beside its floor, the same
-metric for an independent dense sample of the source: a second set of mesh samples, or, for clouds (whose surface is known only through its points), the exact distance
-field of the points decoded the same way as the fits.
+Chamfer distance (median over 20 meshes), 0.4 of what a 32 x 400 fit scores; the floor falls
+as 1/sqrt(samples), and the default 2 x 10^6 puts it at 0.0012. Distances are taken from
+``--queries`` points of each cloud to the whole other one: the floor is set by the density
+of the cloud searched, the query count only sets the noise. Every median is printed beside
+its floor, the same metric for an independent dense sample of the source: a second set of
+mesh samples, or, for clouds (whose surface is known only through its points), the exact
+distance field of the points decoded the same way as the fits.
 
 Settings (width x steps) are fitted on ``n`` test shapes per source, taken round-robin over
 the classes, with the cost per INR (fitting and the build's own quality decode, not the dense
@@ -30,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -44,6 +47,7 @@ from nfbench.fields import FieldSpec, shared_init
 from nfbench.fields.kinds import field_kind
 from nfbench.fields.kinds.base import FieldKind
 from nfbench.fitting.build import BuildRequest, fit_shard, int_seed, plan_items, resolve_build
+from nfbench.fitting.fitter import Kernels
 from nfbench.fitting.streams import ItemStreams
 from nfbench.markdown import markdown_table
 from nfbench.metrics import dense_cloud_metrics
@@ -83,7 +87,7 @@ class Dense:
     cloud_points: int  # cloud sources: decoded points (the reference is the whole cloud)
     resolution: int
     threshold: float
-    kernels: Literal["eager", "compiled"]
+    kernels: Kernels
     queries: int  # points of each cloud whose distance to the other is measured
 
     def points(self, source: Source) -> int:
@@ -298,7 +302,7 @@ def main() -> None:
         "--queries", type=int, default=100_000,
         help="points of each cloud whose distance to the whole other cloud is measured (sets noise, not the floor)",
     )
-    parser.add_argument("--kernels", choices=["eager", "compiled"], default="compiled")
+    parser.add_argument("--kernels", choices=get_args(Kernels), default="compiled")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--rows", type=Path, default=None, help="JSON of finished measurements: reused, so a stopped run resumes")
     parser.add_argument(

@@ -7,17 +7,16 @@ calls instead of B tiny forward passes.
 
 Each INR draws its query indices from its own stream (``ItemStreams``), seeded by the
 caller from the item, so its weights do not depend on the chunk size, the shard or its
-neighbours. On the CPU they are bit-identical in any chunk (see ``fields.functional.batched_forward`` for
-the one batch size torch treats differently); on CUDA, cuBLAS may choose kernels by batch
-size, so chunkings agree to rounding only.
+neighbours. On the CPU they are bit-identical in any chunk (see
+``fields.functional.batched_forward`` for the one batch size torch treats differently); on
+CUDA, cuBLAS may choose kernels by batch size, so chunkings agree to rounding only.
 
 ``FitConfig.kernels`` chooses how a step runs. ``"eager"`` is the reference: one torch
 op per layer and activation. ``"compiled"`` hands the forward and the loss to
 ``torch.compile`` (Inductor): AOTAutograd derives the backward, and each SIREN activation's
 forward (bias, scale, sin) and backward (cos, two multiplies, the bias gradient) become one
 loop over memory each instead of three passes and a copy, the bulk of an eager step's
-non-matmul time. Inductor's
-vectorized sin/cos round differently from ATen's, so compiled weights agree with eager
+non-matmul time. Inductor's vectorized sin/cos round differently from ATen's, so compiled weights agree with eager
 ones to float rounding only; that is why the choice is part of the fit config (and of
 the build hash). Compiled fits keep the per-item guarantee: on the CPU an INR's weights
 are bit-identical in any chunk (a lone INR is fitted as a pair, see ``fit_batch``). Where compilation is unavailable or fails (no C compiler, no Triton,
