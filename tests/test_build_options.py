@@ -191,15 +191,25 @@ def test_reuse_copies_shared_fits_and_gives_the_fingerprint_of_a_fresh_build(tmp
     assert not (tmp_path / "other").exists()
 
 
-def test_kernels_option_reaches_the_fit_config_hash_and_folder(monkeypatch, capsys, tmp_path: Path) -> None:
-    """``--kernels compiled`` fits other bytes than eager, so it is a build of its own."""
-    _, eager, _ = resolve_build(BuildRequest("procshapes", preset="tiny"))
-    _, compiled, out = resolve_build(BuildRequest("procshapes", preset="tiny", kernels="compiled"))
-    assert (eager.fit.kernels, compiled.fit.kernels) == ("eager", "compiled")
-    assert build_hash(eager.model_dump(mode="json")) != build_hash(compiled.model_dump(mode="json"))
-    assert out.name.endswith("-compiled")
-    monkeypatch.setattr("sys.argv", ["nfbench", "data", "build", "procshapes", "--kernels", "compild", "--out", str(tmp_path / "x")])
+@pytest.mark.parametrize(
+    ("option", "field", "value", "default", "suffix", "typo"),
+    [
+        ("--kernels", "kernels", "compiled", "eager", "-compiled", "compild"),
+        ("--lr-schedule", "lr_schedule", "cosine", "constant", "-lrcosine", "cosin"),
+    ],
+)
+def test_fit_option_reaches_the_fit_config_hash_and_folder(
+    option: str, field: str, value: str, default: str, suffix: str, typo: str, monkeypatch, capsys, tmp_path: Path
+) -> None:
+    """A fitting option that changes the fitted bytes is a build of its own; its default leaves the hash alone."""
+    _, base, _ = resolve_build(BuildRequest("procshapes", preset="tiny"))
+    _, chosen, out = resolve_build(BuildRequest("procshapes", preset="tiny", **{field: value}))
+    assert (getattr(base.fit, field), getattr(chosen.fit, field)) == (default, value)
+    assert field not in base.model_dump(mode="json")["fit"]  # builds from before the option keep their hash
+    assert build_hash(base.model_dump(mode="json")) != build_hash(chosen.model_dump(mode="json"))
+    assert out.name.endswith(suffix)
+    monkeypatch.setattr("sys.argv", ["nfbench", "data", "build", "procshapes", option, typo, "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit) as exit_info:
         app_module.main()
-    assert exit_info.value.code == 2 and "did you mean 'compiled'" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"did you mean {value!r}" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

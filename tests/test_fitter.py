@@ -1,6 +1,7 @@
 """The batched fitter, and fitting determinism: an INR's weights and fit quality depend on
 its item alone, never on the chunk size, the shard or the number of workers (CPU, bit-identical)."""
 
+import math
 import warnings
 from pathlib import Path
 
@@ -201,11 +202,33 @@ def test_failed_compilation_falls_back_to_eager_with_one_warning(monkeypatch):
         assert torch.equal(fast[n], eager[n])
 
 
-def test_eager_kernels_leave_stored_fit_configs_and_build_hashes_alone():
-    """``kernels`` joined FitConfig later: while it is "eager" it is absent from the JSON (old build hashes hold)."""
-    eager = _cfg()
-    assert "kernels" not in eager.model_dump(mode="json")
-    compiled = eager.model_copy(update={"kernels": "compiled"})
-    assert compiled.model_dump(mode="json")["kernels"] == "compiled"
-    assert FitConfig.model_validate(compiled.model_dump(mode="json")) == compiled
-    assert FitConfig.model_validate(eager.model_dump(mode="json")).kernels == "eager"
+@pytest.mark.parametrize(("field", "old", "new"), [("kernels", "eager", "compiled"), ("lr_schedule", "constant", "cosine")])
+def test_later_fit_fields_leave_stored_fit_configs_and_build_hashes_alone(field: str, old: str, new: str):
+    """Fields that joined FitConfig later are absent from the JSON while they keep the old behaviour."""
+    base = _cfg()
+    assert field not in base.model_dump(mode="json")
+    changed = base.model_copy(update={field: new})
+    assert changed.model_dump(mode="json")[field] == new
+    assert FitConfig.model_validate(changed.model_dump(mode="json")) == changed
+    assert getattr(FitConfig.model_validate(base.model_dump(mode="json")), field) == old
+
+
+def test_cosine_schedule_decays_the_rate_to_zero_over_the_fit(monkeypatch):
+    """Each Adam step runs at lr * (1 + cos(pi t / steps)) / 2; the constant schedule keeps lr."""
+    spec = field_preset("tiny")
+    coords, targets = _sphere_data([0.3, 0.6])
+    seen: list[float] = []
+    step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    cosine, _ = fit_batch(spec, shared_init(spec, 0), coords, targets, _bce, _cfg(lr_schedule="cosine"), seeds=[5, 6])
+    expected = [1e-3 * (1 + math.cos(math.pi * t / 20)) / 2 for t in range(20)]
+    assert seen == pytest.approx(expected, rel=1e-6) and seen[-1] < 0.01 * seen[0]
+    seen.clear()
+    constant, _ = fit_batch(spec, shared_init(spec, 0), coords, targets, _bce, _cfg(), seeds=[5, 6])
+    assert seen == [1e-3] * 20
+    assert not torch.equal(cosine["layers.0.weight"], constant["layers.0.weight"])

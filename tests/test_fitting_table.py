@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from nfbench.bench.fitting_table import dense_reference, exact_field, ranking_verdicts, resolving
+from nfbench.bench.fitting_table import collapsed, dense_reference, exact_field, ranking_verdicts, resolving
 from nfbench.datasets.base import Shape
 from nfbench.fields.kinds import field_kind
 from nfbench.fitting.streams import ItemStreams
@@ -104,3 +106,9 @@ def test_participation_ratio_counts_the_directions_embeddings_use() -> None:
     labels = np.repeat([0, 1], 100)
     separated = np.concatenate([np.zeros((100, 2)), np.ones((100, 2))])
     assert between_class_share(separated, labels) == pytest.approx(1.0)
+
+
+def test_a_fit_at_the_loss_of_logit_zero_counts_as_collapsed() -> None:
+    """BCE of logit 0 is ln 2 whatever the targets; good SHREC'16 fits end near 0.64."""
+    items = [{"fit_loss": 0.645}, {"fit_loss": math.log(2)}, {"fit_loss": 0.6911}, {"fit_loss": 0.67}]
+    assert collapsed(items) == 2

@@ -22,13 +22,17 @@ Settings (width x steps) are fitted on ``n`` test shapes per source, taken round
 the classes, with the cost per INR (fitting and the build's own quality decode, not the dense
 evaluation; compilation, when ``--kernels compiled``, is warmed up first and not counted).
 A ranking check then fits the SHREC'16 shapes for 50, 200 and 1,000 steps with two fitting
-seeds and asks whether both metrics order them by steps with gaps above the seed spread.
+seeds and asks whether both metrics order them by steps with gaps above the seed spread. Its
+fits decay the learning rate (cosine): at the presets' constant rate, 1,000-step fits collapse
+on some shapes (the field falls to logit 0 everywhere), which the check counts from the final
+losses of constant-rate fits.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,7 +51,7 @@ from nfbench.fields import FieldSpec, shared_init
 from nfbench.fields.kinds import field_kind
 from nfbench.fields.kinds.base import FieldKind
 from nfbench.fitting.build import BuildRequest, fit_shard, int_seed, plan_items, resolve_build
-from nfbench.fitting.fitter import Kernels
+from nfbench.fitting.fitter import Kernels, LrSchedule
 from nfbench.fitting.streams import ItemStreams
 from nfbench.markdown import markdown_table
 from nfbench.metrics import dense_cloud_metrics
@@ -59,6 +63,10 @@ SETTINGS = [(32, 400), (64, 200), (64, 400), (128, 200)]
 RANKING_STEPS = (50, 200, 1000)
 RANKING_SEEDS = (0, 1)
 RANKING_WIDTH = 64
+RANKING_SCHEDULE: LrSchedule = "cosine"
+"""The ranking fits decay the rate: at the presets' constant rate, long SHREC'16 fits collapse (see ``collapsed``)."""
+COLLAPSE_FRACTION = 0.99
+"""A fit whose final BCE is within 1 % of ln 2, the loss of logit 0 everywhere, has collapsed: it holds no surface."""
 METRICS: dict[str, bool] = {"chamfer": False, "accuracy": False, "completeness": False, "f_score": True}
 """Dense metrics and whether higher is better."""
 FLOOR_FRACTION = 0.2
@@ -166,13 +174,15 @@ def source_floor(data: ShapeSet, dense: Dense) -> dict[str, float]:
 
 
 def fit_and_measure(
-    data: ShapeSet, hidden: int, steps: int, seed: int, dense: Dense, device: torch.device
+    data: ShapeSet, hidden: int, steps: int, seed: int, dense: Dense, device: torch.device,
+    lr_schedule: LrSchedule = "constant", measure_dense: bool = True,
 ) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """Fit the test shapes with one setting and fitting seed; their dense metrics, and the cost per INR."""
+    """Fit the test shapes with one setting and fitting seed; per shape, the final fitting loss and
+    (unless ``measure_dense`` is off) the dense metrics; and the cost per INR."""
     source, root, items, n = data.source, data.root, data.items, len(data.items)
     _, config, _ = resolve_build(BuildRequest(source.name, root=root, field=source.field, preset="cpu", steps=steps))
     spec = FieldSpec(**(config.field.model_dump() | {"hidden": hidden}))
-    fit = config.fit.model_copy(update={"kernels": dense.kernels})
+    fit = config.fit.model_copy(update={"kernels": dense.kernels, "lr_schedule": lr_schedule})
     config = config.model_copy(update={"field": spec, "fit": fit, "seed": seed})
     kind = field_kind(source.field)
     init = shared_init(spec, config.seed)
@@ -183,18 +193,21 @@ def fit_and_measure(
         for part in chunks:
             fit_shard(data.dataset, root, warm, init, part, device)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    fitted = [fit_shard(data.dataset, root, config, init, part, device)[0] for part in chunks]
+    shards = [fit_shard(data.dataset, root, config, init, part, device) for part in chunks]
     cost = {
         "params": spec.n_params, "CPU s/INR": (time.process_time() - cpu0) / n, "wall s/INR": (time.perf_counter() - wall0) / n
     }
+    losses = [{"fit_loss": it.fit["loss"]} for _, _, fitted in shards for it in fitted]
+    if not measure_dense:
+        return losses, cost
     metrics: list[dict[str, float]] = []
-    for part, params in zip(chunks, fitted, strict=True):
+    for part, (params, _, _) in zip(chunks, shards, strict=True):
         decoded = kind.decode_points(
             field_fn(spec, params), len(part), dense.points(source), dense.resolution,
             generator=ItemStreams([int_seed(seed, "dense", it.key) for it in part]),
         )
         metrics += _per_item(decoded, data.references[len(metrics) : len(metrics) + len(part)], dense)
-    return metrics, cost
+    return [loss | m for loss, m in zip(losses, metrics, strict=True)], cost
 
 
 def medians(per_item: list[dict[str, float]]) -> dict[str, float]:
@@ -236,10 +249,11 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _row_key(source: Source, hidden: int, steps: int, seed: int, n: int, dense: Dense) -> str:
-    return json.dumps(
-        [source.name, hidden, steps, seed, n, dense.points(source), dense.resolution, dense.threshold, dense.kernels, dense.queries]
-    )
+def _row_key(source: Source, hidden: int, steps: int, seed: int, n: int, dense: Dense, variant: str = "") -> str:
+    """``variant`` names what differs from a settings row (a schedule, a loss-only fit); rows without one keep
+    the keys they were first measured under."""
+    key = [source.name, hidden, steps, seed, n, dense.points(source), dense.resolution, dense.threshold, dense.kernels, dense.queries]
+    return json.dumps(key + ([variant] if variant else []))
 
 
 class Rows:
@@ -269,9 +283,16 @@ class Rows:
         return self.done[key]
 
 
-def _measure(data: ShapeSet, hidden: int, steps: int, seed: int, dense: Dense) -> dict:
-    per_item, cost = fit_and_measure(data, hidden, steps, seed, dense, torch.device("cpu"))
+def _measure(
+    data: ShapeSet, hidden: int, steps: int, seed: int, dense: Dense, lr_schedule: LrSchedule = "constant", measure_dense: bool = True
+) -> dict:
+    per_item, cost = fit_and_measure(data, hidden, steps, seed, dense, torch.device("cpu"), lr_schedule, measure_dense)
     return {"medians": medians(per_item), "cost": cost, "items": per_item}
+
+
+def collapsed(items: list[dict[str, float]]) -> int:
+    """Fits whose final loss is within ``1 - COLLAPSE_FRACTION`` of ln 2 (logit 0 everywhere)."""
+    return sum(it["fit_loss"] >= COLLAPSE_FRACTION * math.log(2) for it in items)
 
 
 def _cells(res: dict, floor: dict[str, float]) -> list[str]:
@@ -326,21 +347,34 @@ def main() -> None:
             loaded[source.name] = shape_set(source, args.data_root / source.folder, args.n, dense)
         return loaded[source.name]
 
-    def measured(source: Source, hidden: int, steps: int, seed: int) -> dict:
-        key = _row_key(source, hidden, steps, seed, args.n, dense)
-        return rows.get(key, lambda: _measure(data_of(source), hidden, steps, seed, dense))
+    def measured(source: Source, hidden: int, steps: int, seed: int, schedule: LrSchedule = "constant") -> dict:
+        key = _row_key(source, hidden, steps, seed, args.n, dense, "" if schedule == "constant" else schedule)
+        return rows.get(key, lambda: _measure(data_of(source), hidden, steps, seed, dense, schedule))
+
+    def loss_only(source: Source, hidden: int, steps: int, seed: int) -> dict:
+        """A constant-rate fit's final losses alone: enough to count collapsed fits, whose dense metrics
+        would cost a KD-tree search over the whole reference for every stray point."""
+        key = _row_key(source, hidden, steps, seed, args.n, dense, "loss-only")
+        return rows.get(key, lambda: _measure(data_of(source), hidden, steps, seed, dense, measure_dense=False))
 
     def floor(source: Source) -> dict[str, float]:
         return rows.get(_row_key(source, 0, 0, -1, args.n, dense), lambda: source_floor(data_of(source), dense))
 
     def ranking(seeds: Sequence[int] = RANKING_SEEDS) -> list[dict]:
-        return [
-            {"steps": steps, "seed": seed, **measured(SOURCES[0], RANKING_WIDTH, steps, seed)["medians"]}
-            for steps in RANKING_STEPS for seed in seeds
-        ]
+        out = []
+        for steps in RANKING_STEPS:
+            for seed in seeds:
+                res = measured(SOURCES[0], RANKING_WIDTH, steps, seed, RANKING_SCHEDULE)
+                out.append({"steps": steps, "seed": seed, "collapsed": collapsed(res["items"]), **res["medians"]})
+        return out
+
+    def constant_collapses(seeds: Sequence[int] = RANKING_SEEDS) -> list[tuple[int, int]]:
+        return [(seed, collapsed(loss_only(SOURCES[0], RANKING_WIDTH, max(RANKING_STEPS), seed)["items"])) for seed in seeds]
 
     if args.part == "ranking":
-        ranking(RANKING_SEEDS if args.ranking_seed is None else [args.ranking_seed])
+        seeds = RANKING_SEEDS if args.ranking_seed is None else [args.ranking_seed]
+        ranking(seeds)
+        constant_collapses(seeds)
         return
     floor_of = {s.name: floor(s) for s in SOURCES}
     settings = {s.name: [(hidden, steps, measured(s, hidden, steps, 0)) for hidden, steps in SETTINGS] for s in SOURCES}
@@ -363,10 +397,17 @@ def main() -> None:
     ranked = ranking()
     frame = pd.DataFrame(ranked)
     rank_lines = markdown_table(
-        ["steps", "seed", *(f"median {m}" for m in METRICS)],
-        [[str(r["steps"]), str(r["seed"]), *(_fmt(r[m]) for m in METRICS)] for r in ranked],
+        ["steps", "seed", *(f"median {m}" for m in METRICS), "collapsed fits"],
+        [[str(r["steps"]), str(r["seed"]), *(_fmt(r[m]) for m in METRICS), f"{r['collapsed']} / {args.n}"] for r in ranked],
     )
     verdicts = [f"- {m}: {v}" for m, v in ranking_verdicts(frame).items()]
+    longest = max(RANKING_STEPS)
+    constant_line = (
+        f"The same {longest}-step fits at the presets' constant rate: "
+        + ", ".join(f"{c} / {args.n} collapsed (seed {seed})" for seed, c in constant_collapses())
+        + f". A fit counts as collapsed when its final BCE is at least {COLLAPSE_FRACTION:g} x ln 2, the loss of "
+        "logit 0 everywhere: its marching-cubes surface fills the volume."
+    )
 
     command = (
         f"python -m nfbench.bench.fitting_table --data-root DATA --n {args.n} --mesh-dense {args.mesh_dense} "
@@ -397,11 +438,14 @@ def main() -> None:
         "",
         *floor_lines,
         "",
-        f"## Ranking check: {ranking_source.name}, width {width}, {args.n} shapes, fitting seeds {list(RANKING_SEEDS)}",
+        f"## Ranking check: {ranking_source.name}, width {width}, {args.n} shapes, fitting seeds {list(RANKING_SEEDS)}, "
+        f"{RANKING_SCHEDULE} learning-rate schedule",
         "",
         *rank_lines,
         "",
         *verdicts,
+        "",
+        constant_line,
         "",
     ]
     if args.note_file and args.note_file.is_file():

@@ -81,6 +81,10 @@ def build(
         None, help="eager (the presets') or compiled: torch.compile of the fitting step, faster, equal to eager up to "
         "float rounding (so a build of its own)."
     ),
+    lr_schedule: str | None = typer.Option(
+        None, help="constant (the presets') or cosine: decay the rate to 0 over the steps, which keeps fits of many "
+        "steps (--steps 1000 at the cpu preset's rate) from collapsing."
+    ),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
     out: Path | None = typer.Option(None, help="Output directory (default: $NFBENCH_HOME/datasets/<name>...)."),
@@ -96,7 +100,7 @@ def build(
     req = BuildRequest(
         name, root, field, preset, limit, steps, seed, index, count, out,
         limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample, reuse=reuse,
-        kernels=kernels,
+        kernels=kernels, lr_schedule=lr_schedule,
     )
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)

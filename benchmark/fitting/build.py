@@ -34,7 +34,7 @@ from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
-from nfbench.fitting.fitter import Kernels, fit_batch
+from nfbench.fitting.fitter import Kernels, LrSchedule, fit_batch
 from nfbench.fitting.reuse import Donor, ShardFit
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json, sha256_text
@@ -76,6 +76,7 @@ class BuildRequest:
     quality_sample: int | None = None
     reuse: Path | None = None  # a finished build whose shared items are copied, not refitted
     kernels: Kernels | None = None  # None: the preset's
+    lr_schedule: LrSchedule | None = None  # None: the preset's
 
     @property
     def limits(self) -> Limits:
@@ -116,6 +117,8 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
         parts.append(f"steps{req.steps}")
     if req.kernels is not None:
         parts.append(req.kernels)
+    if req.lr_schedule is not None:
+        parts.append(f"lr{req.lr_schedule}")
     if req.seed != 0:
         parts.append(f"seed{req.seed}")
     return datasets_home() / "-".join(parts)
@@ -146,7 +149,11 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         raise ConfigError(f"--quality-sample {req.quality_sample}: must be >= 1 (1 in M items is measured)")
     if req.kernels is not None and req.kernels not in get_args(Kernels):
         raise ConfigError(f"--kernels {req.kernels!r}: not a fitting kernel{did_you_mean(req.kernels, get_args(Kernels))}")
-    overrides = {"steps": req.steps, "kernels": req.kernels}
+    if req.lr_schedule is not None and req.lr_schedule not in get_args(LrSchedule):
+        raise ConfigError(
+            f"--lr-schedule {req.lr_schedule!r}: not a schedule{did_you_mean(req.lr_schedule, get_args(LrSchedule))}"
+        )
+    overrides = {"steps": req.steps, "kernels": req.kernels, "lr_schedule": req.lr_schedule}
     fit = preset.fit.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     sampling = SamplingConfig.preset(preset.sampling)
     config = BuildConfig(
