@@ -18,12 +18,12 @@ its floor, the same metric for an independent dense sample of the source: a seco
 mesh samples, or, for clouds (whose surface is known only through its points), the exact
 distance field of the points decoded the same way as the fits.
 
-Settings (width x steps) are fitted on ``n`` test shapes per source, taken round-robin over
+Settings (width x steps, and the learning-rate schedule) are fitted on ``n`` test shapes per source, taken round-robin over
 the classes, with the cost per INR (fitting and the build's own quality decode, not the dense
 evaluation; compilation, when ``--kernels compiled``, is warmed up first and not counted).
 A ranking check then fits the SHREC'16 shapes for 50, 200 and 1,000 steps with two fitting
 seeds and asks whether both metrics order them by steps with gaps above the seed spread. Its
-fits decay the learning rate (cosine): at the presets' constant rate, 1,000-step fits collapse
+fits decay the learning rate (cosine): at a constant rate of 1e-3, 1,000-step fits collapse
 on some shapes (the field falls to logit 0 everywhere), which the check counts from the final
 losses of constant-rate fits.
 """
@@ -59,12 +59,15 @@ from nfbench.store.atomic import atomic_write_text
 from nfbench.store.schema import ItemRecord
 from nfbench.targets import normalize_shape, sample_surface
 
-SETTINGS = [(32, 400), (64, 200), (64, 400), (128, 200)]
+SETTINGS: list[tuple[int, int, LrSchedule]] = [
+    (32, 400, "constant"), (64, 200, "constant"), (64, 400, "constant"), (128, 200, "constant"), (64, 200, "cosine")
+]
+"""Width, steps and learning-rate schedule of each row of the settings table."""
 RANKING_STEPS = (50, 200, 1000)
 RANKING_SEEDS = (0, 1)
 RANKING_WIDTH = 64
 RANKING_SCHEDULE: LrSchedule = "cosine"
-"""The ranking fits decay the rate: at the presets' constant rate, long SHREC'16 fits collapse (see ``collapsed``)."""
+"""The ranking fits decay the rate: at a constant rate, long SHREC'16 fits collapse (see ``collapsed``)."""
 COLLAPSE_FRACTION = 0.99
 """A fit whose final BCE is within 1 % of ln 2, the loss of logit 0 everywhere, has collapsed: it holds no surface."""
 METRICS: dict[str, bool] = {"chamfer": False, "accuracy": False, "completeness": False, "f_score": True}
@@ -377,20 +380,20 @@ def main() -> None:
         constant_collapses(seeds)
         return
     floor_of = {s.name: floor(s) for s in SOURCES}
-    settings = {s.name: [(hidden, steps, measured(s, hidden, steps, 0)) for hidden, steps in SETTINGS] for s in SOURCES}
+    settings = {s.name: [(setting, measured(s, *setting[:2], 0, setting[2])) for setting in SETTINGS] for s in SOURCES}
     if args.part == "settings":
         return
-    header = ["data", "width", "steps", "params", "INRs", *(f"median {m} [floor]" for m in METRICS), "CPU s/INR", "wall s/INR"]
+    header = ["data", "width", "steps", "lr schedule", "params", "INRs", *(f"median {m} [floor]" for m in METRICS), "CPU s/INR", "wall s/INR"]
     body, floor_lines = [], []
     for source in SOURCES:
         results = settings[source.name]
-        for hidden, steps, res in results:
+        for (hidden, steps, schedule), res in results:
             cost = res["cost"]
             body.append([
-                f"{source.name} ({source.field})", str(hidden), str(steps), str(cost["params"]), str(args.n),
+                f"{source.name} ({source.field})", str(hidden), str(steps), schedule, str(cost["params"]), str(args.n),
                 *_cells(res, floor_of[source.name]), _fmt(cost["CPU s/INR"]), _fmt(cost["wall s/INR"]),
             ])
-        typical = medians([r["medians"] for _, _, r in results])
+        typical = medians([r["medians"] for _, r in results])
         floor_lines += _floor_lines(source, floor_of[source.name], typical)
 
     ranking_source, width = SOURCES[0], RANKING_WIDTH
@@ -403,7 +406,7 @@ def main() -> None:
     verdicts = [f"- {m}: {v}" for m, v in ranking_verdicts(frame).items()]
     longest = max(RANKING_STEPS)
     constant_line = (
-        f"The same {longest}-step fits at the presets' constant rate: "
+        f"The same {longest}-step fits at a constant rate: "
         + ", ".join(f"{c} / {args.n} collapsed (seed {seed})" for seed, c in constant_collapses())
         + f". A fit counts as collapsed when its final BCE is at least {COLLAPSE_FRACTION:g} x ln 2, the loss of "
         "logit 0 everywhere: its marching-cubes surface fills the volume."
@@ -413,7 +416,8 @@ def main() -> None:
         f"python -m nfbench.bench.fitting_table --data-root DATA --n {args.n} --mesh-dense {args.mesh_dense} "
         f"--cloud-dense {args.cloud_dense} "
         f"--resolution {args.resolution} --threshold {args.threshold} --queries {args.queries} --kernels {args.kernels}"
-        + (f" --out {args.out}" if args.out else "") + (f" --note-file {args.note_file}" if args.note_file else "")
+        + (f" --out {args.out}" if args.out else "") + (f" --rows {args.rows}" if args.rows else "")
+        + (f" --note-file {args.note_file}" if args.note_file else "")
     )
     lines = [
         "# Fit quality against cost",

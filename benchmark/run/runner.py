@@ -79,6 +79,7 @@ def dataset_summary(data: INRDataset) -> dict[str, Any]:
         "classes": len(data.class_names),
         "params_per_inr": data.spec.n_params,
         "fit_steps": b.fit.steps if b.fit else None,
+        **({"lr_schedule": b.fit.lr_schedule} if b.fit and b.fit.lr_schedule != "constant" else {}),
         "origin": data.meta.origin,
     }
 
