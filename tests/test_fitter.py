@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from nfbench.errors import ConfigError
 from nfbench.fields import batched_forward, field_preset, shared_init
 from nfbench.fitting.build import BuildRequest, build_dataset, fit_shard, plan_items, resolve_build
-from nfbench.fitting.fitter import FitConfig, fit_batch
+from nfbench.fitting.fitter import FitConfig, collapsed_fits, fit_batch
 from nfbench.presets import BUILD_PRESETS
 from nfbench.store.reader import INRDataset
 
@@ -232,3 +232,32 @@ def test_cosine_schedule_decays_the_rate_to_zero_over_the_fit(monkeypatch):
     constant, _ = fit_batch(spec, shared_init(spec, 0), coords, targets, _bce, _cfg(), seeds=[5, 6])
     assert seen == [1e-3] * 20
     assert not torch.equal(cosine["layers.0.weight"], constant["layers.0.weight"])
+
+
+def test_collapsed_fits_are_those_no_better_than_a_zero_output():
+    """BCE of a zero logit is ln 2 whatever the targets; for an MSE-style loss it is the targets' mean square."""
+    targets = torch.rand(3, 100, 1)
+    bce = torch.tensor([0.64, math.log(2), 0.70])
+    assert collapsed_fits(bce, targets, _bce) == [1, 2]
+    mse = lambda p, t: (p - t).square().mean(dim=(1, 2))  # noqa: E731
+    half = torch.full((2, 50, 3), 0.5)
+    assert collapsed_fits(torch.tensor([0.2, 0.249]), half, mse) == [1]
+
+
+@pytest.mark.filterwarnings("ignore:distance_to_cloud:RuntimeWarning")
+def test_a_collapsed_fit_is_flagged_in_its_record_and_warned_about(monkeypatch):
+    """A fit that falls back to a zero output (loss ln 2) is marked, and the sound ones keep their records."""
+    req = BuildRequest("procshapes", field="sdf", preset="tiny", limit=1)
+    dataset, config, _ = resolve_build(req)
+    items = plan_items(dataset, req)[:2]
+    init = shared_init(config.field, config.seed)
+    real_fit = fit_batch
+
+    def second_collapses(*args, **kwargs):
+        params, loss = real_fit(*args, **kwargs)
+        return params, torch.stack([loss[0], torch.tensor(math.log(2))])
+
+    monkeypatch.setattr("nfbench.fitting.build.fit_batch", second_collapses)
+    with pytest.warns(RuntimeWarning, match="1 of 2 INRs hold no shape"):
+        _, _, fitted = fit_shard(dataset, None, config, init, items, CPU)
+    assert "collapsed" not in fitted[0].fit and fitted[1].fit["collapsed"] == 1.0

@@ -51,7 +51,7 @@ from nfbench.fields import FieldSpec, shared_init
 from nfbench.fields.kinds import field_kind
 from nfbench.fields.kinds.base import FieldKind
 from nfbench.fitting.build import BuildRequest, fit_shard, int_seed, plan_items, resolve_build
-from nfbench.fitting.fitter import Kernels, LrSchedule
+from nfbench.fitting.fitter import COLLAPSE_FRACTION, Kernels, LrSchedule
 from nfbench.fitting.streams import ItemStreams
 from nfbench.markdown import markdown_table
 from nfbench.metrics import dense_cloud_metrics
@@ -68,8 +68,6 @@ RANKING_SEEDS = (0, 1)
 RANKING_WIDTH = 64
 RANKING_SCHEDULE: LrSchedule = "cosine"
 """The ranking fits decay the rate: at a constant rate, long SHREC'16 fits collapse (see ``collapsed``)."""
-COLLAPSE_FRACTION = 0.99
-"""A fit whose final BCE is within 1 % of ln 2, the loss of logit 0 everywhere, has collapsed: it holds no surface."""
 METRICS: dict[str, bool] = {"chamfer": False, "accuracy": False, "completeness": False, "f_score": True}
 """Dense metrics and whether higher is better."""
 FLOOR_FRACTION = 0.2
@@ -294,7 +292,8 @@ def _measure(
 
 
 def collapsed(items: list[dict[str, float]]) -> int:
-    """Fits whose final loss is within ``1 - COLLAPSE_FRACTION`` of ln 2 (logit 0 everywhere)."""
+    """Fits whose final BCE is within ``1 - COLLAPSE_FRACTION`` of ln 2, the loss of logit 0 everywhere: the
+    fitter's ``collapsed_fits`` test for sdf fields, applied to losses stored before the fitter flagged it."""
     return sum(it["fit_loss"] >= COLLAPSE_FRACTION * math.log(2) for it in items)
 
 

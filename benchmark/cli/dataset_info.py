@@ -58,7 +58,10 @@ def print_info(ds: INRDataset, console: Console) -> None:
     if b.augment:
         n_copies = int(items["augment_of"].notna().sum())
         console.print(f"augmented copies: {n_copies} ({b.augment} per train shape)")
-    metrics = [c for c in items.columns if c.startswith("fit_")]
+    if "fit_collapsed" in items.columns:
+        n_collapsed = int(items["fit_collapsed"].notna().sum())
+        console.print(f"[red]collapsed fits: {n_collapsed} (no better than a zero output: collapsed or too short; long fits need --lr-schedule cosine)")
+    metrics = [c for c in items.columns if c.startswith("fit_") and c != "fit_collapsed"]
     if b.quality_sample is not None:
         quality = [m for m in metrics if m != "fit_loss"]
         n_measured = int(items[quality].notna().all(axis=1).sum()) if quality else 0

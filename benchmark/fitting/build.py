@@ -15,6 +15,7 @@ import dataclasses
 import math
 import platform
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
-from nfbench.fitting.fitter import Kernels, LrSchedule, fit_batch
+from nfbench.fitting.fitter import COLLAPSE_FRACTION, Kernels, LrSchedule, collapsed_fits, fit_batch
 from nfbench.fitting.reuse import Donor, ShardFit
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json, sha256_text
@@ -278,6 +279,15 @@ def fit_shard(
         seeds=[int_seed(config.seed, "fit", item.key) for item in items],
         on_step=on_step,
     )
+    collapsed = collapsed_fits(loss, targets, kind.loss)
+    if collapsed:
+        warnings.warn(
+            f"{len(collapsed)} of {len(items)} INRs hold no shape (final loss within {1 - COLLAPSE_FRACTION:.0%} of a "
+            f"zero output's: a collapsed or too short fit), e.g. {items[collapsed[0]].locator}; marked `collapsed` in "
+            "their fit record. Long fits need --lr-schedule cosine",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     measured = [i for i, item in enumerate(items) if quality_measured(config, item.key)]
     quality: dict[int, dict[str, float]] = {i: {} for i in range(len(items))}
     if measured:
@@ -291,7 +301,10 @@ def fit_shard(
         )
         for j, i in enumerate(measured):
             quality[i] = {k: float(v[j]) for k, v in metrics.items()}
-    fitted = [item.model_copy(update={"fit": {"loss": float(loss[i])} | quality[i]}) for i, item in enumerate(items)]
+    flags = {i: {"collapsed": 1.0} for i in collapsed}  # only when set: records of sound fits keep their bytes
+    fitted = [
+        item.model_copy(update={"fit": {"loss": float(loss[i])} | flags.get(i, {}) | quality[i]}) for i, item in enumerate(items)
+    ]
     return params, source, fitted
 
 

@@ -104,6 +104,23 @@ _LATER_DEFAULTS: dict[str, object] = {"kernels": "eager", "lr_schedule": "consta
 """FitConfig fields added after format version 1, with the value that means the old behaviour."""
 
 
+COLLAPSE_FRACTION = 0.99
+"""A fit whose final loss is within 1 % of the loss of a zero output has collapsed (see ``collapsed_fits``)."""
+
+
+def collapsed_fits(loss: Tensor, targets: Tensor, loss_fn: LossFn) -> list[int]:
+    """Positions of the INRs whose final loss ``(B,)`` is no better than a zero output's over all their targets.
+
+    A SIREN fit that becomes unstable late (a constant rate of 1e-3 past a few hundred steps) falls
+    back to a near-zero output, for logits under BCE a loss of ln 2, without ever producing a NaN:
+    nothing else would notice that the INR holds no shape. A fit stopped before it learned anything
+    is flagged too, for the same reason.
+    """
+    with torch.no_grad():
+        zero = loss_fn(torch.zeros_like(targets), targets)
+    return (loss >= COLLAPSE_FRACTION * zero).nonzero().flatten().tolist()
+
+
 class FitDiverged(RuntimeError):
     """Raised when a loss becomes NaN/inf, with the indices of the offending INRs."""
 

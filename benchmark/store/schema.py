@@ -69,7 +69,9 @@ class ItemRecord(_Strict):
     locator: str
     fingerprint: str
     fit: dict[str, float] = Field(
-        default_factory=dict, description="final loss, and fit quality unless --quality-sample left the item unmeasured"
+        default_factory=dict,
+        description="final loss; `collapsed` 1.0 when that loss is no better than a zero output's; fit quality unless "
+        "--quality-sample left the item unmeasured",
     )
     augment_of: str | None = Field(None, description="--augment copies: the key of the train item they transform")
 
