@@ -20,6 +20,7 @@ get their own table below the ranked one.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections.abc import Iterable
@@ -303,6 +304,17 @@ def per_class(section: _Section, entry: Entry) -> float:
     return float(section.train_per_class or 0)
 
 
+def doubling_rates(curve: Curve) -> tuple[float, float]:
+    """Change of the metric per doubling of training INRs per class: the least-squares slope of the
+    means against log2 N over all points, and the slope between the last two points. Learning curves
+    of this kind are near-linear in log N, so the two agree while a method keeps its pace and the
+    second falls below the first when its gains slow down."""
+    x = [math.log2(n) for n in curve.x]
+    mx, my = statistics.fmean(x), statistics.fmean(curve.y)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, curve.y, strict=True)) / sum((a - mx) ** 2 for a in x)
+    return slope, (curve.y[-1] - curve.y[-2]) / (x[-1] - x[-2])
+
+
 def _learning_curves_markdown(
     dataset: str, sections: list[_Section], catalog: MetricCatalog, plots_dir: Path
 ) -> tuple[list[str], list[Path]]:
@@ -340,7 +352,16 @@ def _learning_curves_markdown(
             f"{dataset}: {task} {metric} against training INRs per class", "training INRs per class", f"{metric}{spec.label_suffix}",
         )
         written.append(path)
-        lines += [f"## Learning curve: {task}", "", f"![{metric} against training INRs per class](plots/{path.name})", ""]
+        unit = "percentage points" if spec.percent else (spec.unit or "metric units")
+        rates = [
+            [c.label, str(len(c.x)), *(f"{r:+.1f}" for r in doubling_rates(c))] for c in curves if len(c.x) > 1
+        ]
+        lines += [
+            f"## Learning curve: {task}", "", f"![{metric} against training INRs per class](plots/{path.name})", "",
+            f"{metric} gained per doubling of the training INRs per class ({unit}), from the means at each point:", "",
+            *markdown_table(["curve", "points", "least-squares slope against log2 N", "between the last two points"], rates),
+            "",
+        ]
     return lines, written
 
 

@@ -20,6 +20,7 @@ from nfbench.api.metrics import COMMON_METRICS, MetricCatalog, MetricSpec
 from nfbench.cli.app import app
 from nfbench.errors import DataError
 from nfbench.leaderboard import MARKER, build_leaderboards, format_mean_std, rank_entries
+from nfbench.plots import Curve
 from nfbench.records import SCHEMA_VERSION, load_records, migrate_records, write_embeddings
 from nfbench.tasks import TASKS
 
@@ -304,6 +305,18 @@ def test_learning_curve_sections_and_plot(tmp_path: Path) -> None:
     curve = out / "plots" / "procshapes.classify.accuracy-learning-curve.png"
     assert curve in written and curve.exists() and "## Learning curve: classify" in page
     assert len(list(records.glob("procshapes/*/classify/mlp.cpu.train*.seed*.json"))) == 4
+    rates = [row for row in table_rows(page, "Learning curve: classify") if row[0] != "curve"]
+    assert [row[:2] for row in rates] == [["mlp (cpu)", "2"]]  # two points: both slopes are the one segment
+    assert rates[0][2] == rates[0][3] and float(rates[0][2]) > 0
+
+
+def test_doubling_rates_show_a_slowing_curve() -> None:
+    """The least-squares slope of mean against log2 N, and the last segment's slope."""
+    steady = Curve("a", (10.0, 20.0, 40.0), (30.0, 35.0, 40.0), (0.0,) * 3)
+    assert leaderboard.doubling_rates(steady) == pytest.approx((5.0, 5.0))
+    slowing = Curve("b", (10.0, 20.0, 40.0), (20.0, 40.0, 44.0), (0.0,) * 3)
+    ls, last = leaderboard.doubling_rates(slowing)
+    assert ls == pytest.approx(12.0) and last == pytest.approx(4.0)
 
 
 def test_hand_written_notes_end_their_dataset_page_and_survive_rebuilds(tmp_path: Path) -> None:
