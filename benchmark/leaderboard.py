@@ -310,8 +310,7 @@ def doubling_rates(curve: Curve) -> tuple[float, float]:
     of this kind are near-linear in log N, so the two agree while a method keeps its pace and the
     second falls below the first when its gains slow down."""
     x = [math.log2(n) for n in curve.x]
-    mx, my = statistics.fmean(x), statistics.fmean(curve.y)
-    slope = sum((a - mx) * (b - my) for a, b in zip(x, curve.y, strict=True)) / sum((a - mx) ** 2 for a in x)
+    slope = statistics.linear_regression(x, curve.y).slope
     return slope, (curve.y[-1] - curve.y[-2]) / (x[-1] - x[-2])
 
 

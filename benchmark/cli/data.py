@@ -82,8 +82,8 @@ def build(
         "float rounding (so a build of its own)."
     ),
     lr_schedule: str | None = typer.Option(
-        None, help="constant (the presets') or cosine: decay the rate to 0 over the steps, which keeps fits of many "
-        "steps (--steps 1000 at the cpu preset's rate) from collapsing."
+        None, help="constant or cosine (decay the rate to 0 over the steps, which keeps fits of many steps from "
+        "collapsing); default: the preset's (cpu: cosine, others: constant)."
     ),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),

@@ -148,12 +148,11 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         raise ConfigError(f"--augment scales and jitters 3-D geometry; {field!r} fields are {kind.in_dim}-D")
     if req.quality_sample is not None and req.quality_sample < 1:
         raise ConfigError(f"--quality-sample {req.quality_sample}: must be >= 1 (1 in M items is measured)")
-    if req.kernels is not None and req.kernels not in get_args(Kernels):
-        raise ConfigError(f"--kernels {req.kernels!r}: not a fitting kernel{did_you_mean(req.kernels, get_args(Kernels))}")
-    if req.lr_schedule is not None and req.lr_schedule not in get_args(LrSchedule):
-        raise ConfigError(
-            f"--lr-schedule {req.lr_schedule!r}: not a schedule{did_you_mean(req.lr_schedule, get_args(LrSchedule))}"
-        )
+    for flag, value, choices, noun in (
+        ("--kernels", req.kernels, Kernels, "a fitting kernel"), ("--lr-schedule", req.lr_schedule, LrSchedule, "a schedule")
+    ):
+        if value is not None and value not in get_args(choices):
+            raise ConfigError(f"{flag} {value!r}: not {noun}{did_you_mean(value, get_args(choices))}")
     overrides = {"steps": req.steps, "kernels": req.kernels, "lr_schedule": req.lr_schedule}
     fit = preset.fit.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     sampling = SamplingConfig.preset(preset.sampling)

@@ -117,7 +117,7 @@ def collapsed_fits(loss: Tensor, targets: Tensor, loss_fn: LossFn) -> list[int]:
     is flagged too, for the same reason.
     """
     with torch.no_grad():
-        zero = loss_fn(torch.zeros_like(targets), targets)
+        zero = loss_fn(torch.zeros_like(targets), targets).to(loss.device)  # targets may stay on the CPU
     return (loss >= COLLAPSE_FRACTION * zero).nonzero().flatten().tolist()
 
 
