@@ -7,6 +7,8 @@ DATASETS: Registry = Registry("dataset", entry_point_group="nfbench.datasets")
 for _name, _ref in {
     "procshapes": "nfbench.datasets.procshapes:ProcShapes",
     "digits": "nfbench.datasets.digits:Digits",
+    "mnist": "nfbench.datasets.idx_images:MNIST",
+    "fashion-mnist": "nfbench.datasets.idx_images:FashionMNIST",
     "modelnet40": "nfbench.datasets.modelnet:ModelNet40",
     "modelnet10": "nfbench.datasets.modelnet:ModelNet10",
     "manifold40": "nfbench.datasets.mesh_folders:Manifold40",

@@ -17,5 +17,10 @@ for _name, _ref in {
     "nf2vec": "nfbench.methods.nf2vec:Nf2Vec",
     "mlp": "nfbench.methods.weight_baselines:FlatMLP",
     "stats": "nfbench.methods.weight_baselines:WeightStats",
+    "mlp-perm": "nfbench.methods.weight_baselines:PermutedFlatMLP",
+    "nfn-np": "nfbench.methods.nfn:NFNNP",
+    "nfn-hnp": "nfbench.methods.nfn:NFNHNP",
+    "dwsnet": "nfbench.methods.dwsnet:DWSNet",
+    "nft": "nfbench.methods.nft:NFT",
 }.items():
     METHODS.register_lazy(_name, _ref)

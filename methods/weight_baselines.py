@@ -5,47 +5,40 @@ that permuting hidden units leaves the INR unchanged; ``stats`` keeps only permu
 invariant summaries per tensor (the StatNN baseline of Unterthiner et al. 2020, used by
 NFN, Zhou et al. 2023). Both standardize their features with train statistics, stream
 their inputs from the weights view (a paper-size split does not fit in memory) and train
-with the shared ``Trainer``: OneCycle AdamW, selection on val accuracy, DDP under torchrun.
-Their embedding is the classifier's penultimate activation.
+in the frame every weight-space classifier shares (``nfbench.weightspace.method``).
+``mlp-perm`` is ``mlp`` trained on randomly permuted copies, the symmetry taught by data.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any
 
 import torch
 from pydantic import Field
-from rich.progress import Progress
 from torch import Tensor, nn
 
-from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
+from nfbench.api import DataInfo, MethodCard, Preset, View
 from nfbench.fields import FieldSpec, Params
 from nfbench.fields.functional import flatten_params
 from nfbench.training import Standardize, bn_mlp
-from nfbench.training.evaluation import fit_standardize, predict_view
-from nfbench.training.supervised import fit_classifier
-from nfbench.training.trainer import TrainerConfig
+from nfbench.training.evaluation import fit_standardize
+from nfbench.weightspace.augment import WeightAugment
+from nfbench.weightspace.method import WeightClassifierConfig, WeightClassifierMethod
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 STATS_PER_TENSOR = 2 + len(QUANTILES)  # mean, variance, quantiles
 ALL_KINDS = ("udf", "sdf", "occ", "image")
 
 
-class WeightMLPConfig(MethodConfig):
+class WeightMLPConfig(WeightClassifierConfig):
     hidden: tuple[int, ...] = Field(min_length=1)
     dropout: float = Field(ge=0, lt=1)
-    epochs: int = Field(ge=1)
-    lr: float = Field(gt=0)
-    weight_decay: float = Field(ge=0)
-    batch_size: int = Field(ge=2)
-    eval_batch_size: int = Field(256, ge=1, description="INRs per batch when standardizing and predicting")
-    early_stopping_patience: int | None = Field(None, ge=1, description="epochs without a better val accuracy before stopping")
 
 
-def _presets(paper_hidden: tuple[int, ...], paper_source: str) -> dict[str, Preset]:
-    """Only the widths differ between the two baselines; the training settings are shared."""
-    paper = WeightMLPConfig(hidden=paper_hidden, dropout=0.0, epochs=150, lr=1e-3, weight_decay=1e-2, batch_size=256)
+def _presets(paper_hidden: tuple[int, ...], paper_source: str, augment: WeightAugment | None = None) -> dict[str, Preset]:
+    """Only the widths (and, for ``mlp-perm``, the augmentation) differ between the baselines."""
+    aug = {} if augment is None else {"augment": augment}
+    paper = WeightMLPConfig(hidden=paper_hidden, dropout=0.0, epochs=150, lr=1e-3, weight_decay=1e-2, batch_size=256, **aug)
     return {
         "paper": Preset(config=paper, departs=f"widths from {paper_source}; AdamW/OneCycle/150 epochs are nfbench's shared classifier recipe"),
         "cpu": Preset(
@@ -110,8 +103,8 @@ class WeightStatistics(FlatWeights):
         return weight_statistics(self.spec, params)
 
 
-class WeightMLPMethod(Method):
-    """The shared fit path of both baselines; subclasses choose the feature map."""
+class WeightMLPMethod(WeightClassifierMethod):
+    """Both baselines: a feature map, standardized with train statistics, into a BN MLP."""
 
     Config = WeightMLPConfig
     config: WeightMLPConfig
@@ -120,45 +113,12 @@ class WeightMLPMethod(Method):
     def feature_map(self, spec: FieldSpec) -> tuple[nn.Module, int]:
         """The feature module and its output width."""
 
-    def setup(self, info: DataInfo) -> None:
+    def build(self, info: DataInfo) -> nn.Module:
         features, dim = self.feature_map(info.spec)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)  # same init on every device
-            self.model = FeatureClassifier(features, dim, self.config.hidden, info.n_classes, self.config.dropout)
-        self.model.to(self.device)
+        return FeatureClassifier(features, dim, self.config.hidden, info.n_classes, self.config.dropout)
 
-    def n_parameters(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
-
-    def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
-        cfg = self.config
-        fit_standardize(self.model.standardize, self.model.features, train, cfg.eval_batch_size, self.device)
-        self.history = fit_classifier(
-            self.model,
-            train,
-            val,
-            TrainerConfig(
-                epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=self.seed,
-                early_stopping_patience=cfg.early_stopping_patience, checkpoint_dir=self.checkpoint_dir("classifier"),
-            ),
-            batch_size=cfg.batch_size,
-            eval_batch_size=cfg.eval_batch_size,
-            device=self.device,
-            progress=progress,
-            description=f"{self.card.name} classifier",
-        )
-
-    def embed(self, view: View) -> Tensor:
-        return predict_view(lambda params: self.model(params, embed=True), self.model, view, self.config.eval_batch_size, self.device)
-
-    def predict(self, view: View) -> Tensor:
-        return predict_view(self.model, self.model, view, self.config.eval_batch_size, self.device)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+    def prepare(self, train: View) -> None:
+        fit_standardize(self.model.standardize, self.model.features, train, self.config.eval_batch_size, self.device)
 
 
 class FlatMLP(WeightMLPMethod):
@@ -193,3 +153,16 @@ class WeightStats(WeightMLPMethod):
 
     def feature_map(self, spec: FieldSpec) -> tuple[nn.Module, int]:
         return WeightStatistics(spec), STATS_PER_TENSOR * len(spec.param_names())
+
+
+class PermutedFlatMLP(FlatMLP):
+    card = FlatMLP.card.model_copy(
+        update=dict(
+            name="mlp-perm",
+            description="MLP on flattened INR parameters, trained on a fresh random hidden-neuron permutation of every "
+            "INR in every batch (same function, other weights).",
+            reference="MLP with permutation augmentation, the strongest simple baseline of Navon et al., Equivariant "
+            "Architectures for Learning in Deep Weight Spaces, ICML 2023",
+        )
+    )
+    presets = _presets((256, 256, 256), "DWSNet's MLP baseline (3 x 256)", WeightAugment(permute=True))

@@ -4,6 +4,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from torch import Tensor
+
+from nfbench.api import DataInfo, View
+from nfbench.fields import Params
 from nfbench.store import layout
 
 
@@ -13,3 +17,17 @@ def edit_meta(root: Path, change: Callable[[dict], None]) -> None:
     meta = json.loads(path.read_text())
     change(meta)
     path.write_text(json.dumps(meta))
+
+
+class ParamsView(View):
+    """A weights view over stacked parameters held in memory."""
+
+    name = "weights"
+    description = "synthetic weights"
+
+    def __init__(self, info: DataInfo, split: str, params: Params, labels: Tensor) -> None:
+        super().__init__(info, split, labels)
+        self.params = params
+
+    def read(self, positions: Tensor) -> Params:
+        return {n: p[positions] for n, p in self.params.items()}

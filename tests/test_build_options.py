@@ -19,10 +19,12 @@ from nfbench.fitting.build import (
     augment_shape,
     build_dataset,
     default_out_dir,
+    fit_shard,
     plan_items,
     quality_measured,
     resolve_build,
 )
+from nfbench.store import layout
 from nfbench.store.reader import INRDataset
 from nfbench.store.schema import BuildConfig, build_hash
 from nfbench.store.verify import verify_dataset
@@ -196,6 +198,7 @@ def test_reuse_copies_shared_fits_and_gives_the_fingerprint_of_a_fresh_build(tmp
     [
         ("--kernels", "kernels", "compiled", "eager", "-compiled", "compild"),
         ("--lr-schedule", "lr_schedule", "cosine", "constant", "-lrcosine", "cosin"),
+        ("--init", "init", "independent", "shared", "-initindependent", "independant"),
     ],
 )
 def test_fit_option_reaches_the_fit_config_hash_and_folder(
@@ -213,3 +216,28 @@ def test_fit_option_reaches_the_fit_config_hash_and_folder(
         app_module.main()
     assert exit_info.value.code == 2 and f"did you mean {value!r}" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_independent_inits_give_each_inr_its_own_start_and_store_no_shared_init(tmp_path: Path) -> None:
+    """One init per INR, drawn from (seed, key): INRs start apart, the dataset stores no shared init,
+    and an INR's weights do not depend on the chunk it was fitted in."""
+    shared_root, _ = build_dataset(_request(tmp_path / "shared", steps=1), CPU)
+    own_root, complete = build_dataset(_request(tmp_path / "own", steps=1, init="independent"), CPU)
+    shared, own = INRDataset.open(shared_root), INRDataset.open(own_root)
+    assert complete and own.meta.init_hash is None and not (own_root / layout.INIT).exists()
+    assert own.meta.build.fit.init == "independent" and verify_dataset(own_root) == []
+    rows = torch.arange(4)
+
+    def spread(ds: INRDataset) -> float:  # how far apart INRs are after one step, relative to their size
+        w = ds.read_params(rows)["layers.1.weight"]
+        return float((w - w.mean(0)).norm() / w.norm())
+
+    assert spread(own) > 0.7 and spread(shared) < 0.2  # 4 independent zero-mean draws: about sqrt(3/4)
+    with pytest.raises(DataError, match="no shared init"):
+        own.init()
+    items = own.records[0].items[:3]
+    dataset, config, _ = resolve_build(_request(tmp_path / "own", steps=1, init="independent"))
+    alone = fit_shard(dataset, None, config, shared.init(), items[1:2], CPU)[0]
+    together = own.read_params(torch.tensor([1]))
+    for name, p in alone.items():
+        torch.testing.assert_close(p, together[name])

@@ -182,6 +182,6 @@ def test_dataloader_workers_read_through_their_own_handles(tiny_dataset):
 
 def test_imported_dataset_has_no_init(tiny_dataset, copy):
     edit_meta(copy, lambda m: m.update(init_hash=None))
-    with pytest.raises(DataError, match="does not know its shared init"):
+    with pytest.raises(DataError, match="has no shared init: it was imported"):
         INRDataset.open(copy).init()
     assert set(tiny_dataset.init()) == set(tiny_dataset.spec.param_names())

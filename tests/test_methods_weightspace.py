@@ -11,35 +11,25 @@ import math
 
 import pytest
 import torch
+from support import ParamsView
 from torch import Tensor
 
-from nfbench.api import DataInfo, View, capabilities_of
+from nfbench.api import DataInfo, capabilities_of
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward, field_preset, shared_init
 from nfbench.fields.kinds import FIELD_KINDS
+from nfbench.methods.dwsnet import DWSNet
 from nfbench.methods.nf2vec import Nf2Vec
-from nfbench.methods.weight_baselines import FlatMLP, WeightStats, sorted_quantiles, weight_statistics
+from nfbench.methods.nfn import NFNHNP, NFNNP
+from nfbench.methods.nft import NFT
+from nfbench.methods.weight_baselines import FlatMLP, PermutedFlatMLP, WeightStats, sorted_quantiles, weight_statistics
 from nfbench.training import Standardize
 
 CPU = torch.device("cpu")
-METHODS = [Nf2Vec, FlatMLP, WeightStats]
+METHODS = [Nf2Vec, FlatMLP, WeightStats, PermutedFlatMLP, NFNNP, NFNHNP, DWSNet, NFT]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-class ParamsView(View):
-    """A weights view over stacked parameters held in memory."""
-
-    name = "weights"
-    description = "synthetic weights"
-
-    def __init__(self, info: DataInfo, split: str, params: Params, labels: Tensor) -> None:
-        super().__init__(info, split, labels)
-        self.params = params
-
-    def read(self, positions: Tensor) -> Params:
-        return {n: p[positions] for n, p in self.params.items()}
 
 
 class SyntheticINRs:

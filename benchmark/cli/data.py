@@ -85,6 +85,10 @@ def build(
         None, help="constant or cosine (decay the rate to 0 over the steps, which keeps fits of many steps from "
         "collapsing); default: the preset's (cpu: cosine, others: constant)."
     ),
+    init: str | None = typer.Option(
+        None, help="shared (the presets': every INR starts from one init, as in inr2vec) or independent (one random "
+        "init per INR, as in the DWSNet and NFN datasets)."
+    ),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
     out: Path | None = typer.Option(None, help="Output directory (default: $NFBENCH_HOME/datasets/<name>...)."),
@@ -100,7 +104,7 @@ def build(
     req = BuildRequest(
         name, root, field, preset, limit, steps, seed, index, count, out,
         limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample, reuse=reuse,
-        kernels=kernels, lr_schedule=lr_schedule,
+        kernels=kernels, lr_schedule=lr_schedule, init=init,
     )
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)

@@ -42,7 +42,10 @@ def print_info(ds: INRDataset, console: Console) -> None:
         f"field {b.field_kind} | preset {b.preset} | {stored_architecture(ds)} | {meta.n_items} INRs in {meta.n_shards} shards"
     )
     fit = UNKNOWN if b.fit is None else f"{b.fit.steps} steps, lr {b.fit.lr}, {b.fit.points_per_step} pts/step, chunk {b.fit.chunk_size}"
-    init = UNKNOWN if meta.init_hash is None else meta.init_hash[:12]
+    if b.fit is not None and b.fit.init == "independent":
+        init = "independent (one per INR)"
+    else:
+        init = UNKNOWN if meta.init_hash is None else f"shared {meta.init_hash[:12]}"
     console.print(
         f"fit: {fit} | seed {b.seed} | init {init} | source {meta.source_fingerprint[:12]} | origin {meta.origin}"
         f" | fingerprint {ds.fingerprint[:12]}"

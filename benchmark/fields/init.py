@@ -1,8 +1,10 @@
-"""The shared initialization every INR in a dataset starts from.
+"""The shared initialization every INR in a dataset starts from, or one init per INR.
 
 inr2vec showed that weight-space learning only converges when all INRs share one random
 init (it aligns hidden units across INRs), so the init is a dataset-level artifact:
 deterministic from (spec, seed), stored next to the weights and identified by a hash.
+The DWSNet and NFN datasets instead start every INR from its own random init, which is
+where symmetry-aware learners earn their keep; builds offer both (``FitConfig.init``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ def shared_init(spec: FieldSpec, seed: int) -> Params:
         params[f"layers.{i}.weight"] = (torch.rand(out_f, in_f, generator=gen) * 2 - 1) * bound
         params[f"layers.{i}.bias"] = (torch.rand(out_f, generator=gen) * 2 - 1) / math.sqrt(in_f)
     return params
+
+
+def independent_inits(spec: FieldSpec, seeds: list[int]) -> Params:
+    """``(B, *shape)`` parameters: ``shared_init`` drawn once per seed.
+
+    One generator per INR (not one draw for the whole chunk) keeps an INR's start, and so its
+    fit, independent of which chunk it is fitted in; drawing a few thousand numbers per INR
+    is nothing beside its fit.
+    """
+    inits = [shared_init(spec, seed) for seed in seeds]
+    return {name: torch.stack([init[name] for init in inits]) for name in spec.param_names()}
 
 
 def params_hash(spec: FieldSpec, params: Params) -> str:

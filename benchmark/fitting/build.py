@@ -34,8 +34,9 @@ from nfbench.decode import field_fn
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
+from nfbench.fields.init import independent_inits
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
-from nfbench.fitting.fitter import COLLAPSE_FRACTION, Kernels, LrSchedule, collapsed_fits, fit_batch
+from nfbench.fitting.fitter import COLLAPSE_FRACTION, InitRegime, Kernels, LrSchedule, collapsed_fits, fit_batch
 from nfbench.fitting.reuse import Donor, ShardFit
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json, sha256_text
@@ -78,6 +79,7 @@ class BuildRequest:
     reuse: Path | None = None  # a finished build whose shared items are copied, not refitted
     kernels: Kernels | None = None  # None: the preset's
     lr_schedule: LrSchedule | None = None  # None: the preset's
+    init: InitRegime | None = None  # None: the preset's (shared)
 
     @property
     def limits(self) -> Limits:
@@ -120,6 +122,8 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
         parts.append(req.kernels)
     if req.lr_schedule is not None:
         parts.append(f"lr{req.lr_schedule}")
+    if req.init is not None:
+        parts.append(f"init{req.init}")
     if req.seed != 0:
         parts.append(f"seed{req.seed}")
     return datasets_home() / "-".join(parts)
@@ -149,11 +153,13 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
     if req.quality_sample is not None and req.quality_sample < 1:
         raise ConfigError(f"--quality-sample {req.quality_sample}: must be >= 1 (1 in M items is measured)")
     for flag, value, choices, noun in (
-        ("--kernels", req.kernels, Kernels, "a fitting kernel"), ("--lr-schedule", req.lr_schedule, LrSchedule, "a schedule")
+        ("--kernels", req.kernels, Kernels, "a fitting kernel"),
+        ("--lr-schedule", req.lr_schedule, LrSchedule, "a schedule"),
+        ("--init", req.init, InitRegime, "an init regime"),
     ):
         if value is not None and value not in get_args(choices):
             raise ConfigError(f"{flag} {value!r}: not {noun}{did_you_mean(value, get_args(choices))}")
-    overrides = {"steps": req.steps, "kernels": req.kernels, "lr_schedule": req.lr_schedule}
+    overrides = {"steps": req.steps, "kernels": req.kernels, "lr_schedule": req.lr_schedule, "init": req.init}
     fit = preset.fit.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     sampling = SamplingConfig.preset(preset.sampling)
     config = BuildConfig(
@@ -268,6 +274,8 @@ def fit_shard(
     """Fit one chunk of items; returns the stacked weights, the source tensors and the items with their fit record."""
     kind = field_kind(config.field_kind)
     coords, targets, source = _prepare_shard(dataset, root, items, config, kind)
+    if config.fit.init == "independent":
+        init = independent_inits(config.field, [int_seed(config.seed, "init", item.key) for item in items])
     params, loss = fit_batch(
         config.field,
         init,
@@ -314,14 +322,15 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     dataset, config, out = resolve_build(req)
     plan = plan_items(dataset, req)
     spec = config.field
-    init = shared_init(spec, config.seed)
+    init = shared_init(spec, config.seed)  # the start of every INR, or (independent inits) of none: not stored
+    shared = config.fit.init == "shared"
     chunk = config.fit.chunk_size
     meta = DatasetMeta(
         name=req.name,
         card=dataset.card.model_dump(mode="json"),
         build=config,
         build_hash=build_hash(config.model_dump(mode="json")),
-        init_hash=params_hash(spec, init),
+        init_hash=params_hash(spec, init) if shared else None,
         class_names=dataset.class_names(req.root),
         n_items=len(plan),
         n_shards=math.ceil(len(plan) / chunk),
@@ -333,7 +342,7 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     if not (out / META).exists() and plan:
         _prepare_shard(dataset, req.root, plan[:1], config, field_kind(config.field_kind))  # fail on bad input before writing anything
     donor = Donor(req.reuse, config) if req.reuse is not None else None
-    meta = writer.begin(out, meta, plan, init, spec)
+    meta = writer.begin(out, meta, plan, init if shared else None, spec)
     todo = [
         s
         for s in range(meta.n_shards)

@@ -53,6 +53,9 @@ Kernels = Literal["eager", "compiled"]
 LrSchedule = Literal["constant", "cosine"]
 """The learning rate over a fit (``FitConfig.lr_schedule``)."""
 
+InitRegime = Literal["shared", "independent"]
+"""Where each INR starts (``FitConfig.init``)."""
+
 StepLoss = Callable[[Params, Tensor, Tensor], Tensor]
 """One step's per-INR losses ``(B,)`` from the stacked parameters, the step's queries and targets."""
 
@@ -89,6 +92,12 @@ class FitConfig(BaseModel):
         "cpu preset's lr 1e-3, constant-rate SIREN fits of SHREC'16 meshes start to collapse (the logits fall to 0 "
         "everywhere, BCE ln 2) after about 400 steps; a decay keeps long fits stable",
     )
+    init: InitRegime = Field(
+        "shared",
+        description="shared: every INR starts from the dataset's one init (inr2vec: it aligns hidden units across INRs); "
+        "independent: one random init per INR, drawn from (build seed, item key), as in the DWSNet and NFN datasets, "
+        "where the weight-space symmetry is left for the learner to handle",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
@@ -100,7 +109,7 @@ class FitConfig(BaseModel):
 
 
 _NO_DEFAULT = object()
-_LATER_DEFAULTS: dict[str, object] = {"kernels": "eager", "lr_schedule": "constant"}
+_LATER_DEFAULTS: dict[str, object] = {"kernels": "eager", "lr_schedule": "constant", "init": "shared"}
 """FitConfig fields added after format version 1, with the value that means the old behaviour."""
 
 
@@ -127,6 +136,18 @@ class FitDiverged(RuntimeError):
 
 def stack_init(init: Params, batch: int, device: torch.device) -> Params:
     return {n: p.to(device).unsqueeze(0).repeat(batch, *([1] * p.dim())).contiguous() for n, p in init.items()}
+
+
+def start_params(spec: FieldSpec, init: Params, batch: int, device: torch.device) -> Params:
+    """Trainable copies of ``init``: one shared init (parameter shapes), or one per INR (a leading batch axis)."""
+    shapes = spec.param_shapes()
+    if all(init[n].shape == shapes[n] for n in shapes):
+        start = stack_init(init, batch, device)
+    elif all(init[n].shape == (batch, *shapes[n]) for n in shapes):
+        start = {n: init[n].to(device).clone().contiguous() for n in shapes}
+    else:
+        raise ValueError(f"init shapes {[tuple(init[n].shape) for n in shapes]} fit neither {spec} nor a batch of {batch}")
+    return {n: p.requires_grad_(True) for n, p in start.items()}
 
 
 def _step_loss(spec: FieldSpec, loss_fn: LossFn, params: Params, x: Tensor, y: Tensor, bias_in_gemm: bool = True) -> Tensor:
@@ -200,7 +221,7 @@ def fit_batch(
     seeds: Sequence[int],
     on_step: Callable[[int], None] | None = None,
 ) -> tuple[Params, Tensor]:
-    """Fit ``B`` fields to ``coords (B, Q, in_dim) -> targets (B, Q, out_dim)``.
+    """Fit ``B`` fields to ``coords (B, Q, in_dim) -> targets (B, Q, out_dim)``, from ``init`` (see ``start_params``).
 
     Each step uses ``points_per_step`` of each INR's ``Q`` queries, drawn from INR ``b``'s
     stream seeded by ``seeds[b]``. Returns the stacked parameters (detached) and the
@@ -218,12 +239,14 @@ def fit_batch(
     if cfg.kernels == "compiled" and batch == 1:
         # Inductor narrows ``batched_forward``'s pair of copies back to one INR in the
         # backward, where a batch-1 bmm rounds differently (plain gemm): fit the pair here.
+        shapes = spec.param_shapes()
+        pair_init = {n: p.expand(2, *shapes[n]) if p.dim() > len(shapes[n]) else p for n, p in init.items()}
         pair, loss = fit_batch(
-            spec, init, coords.expand(2, -1, -1), targets.expand(2, -1, -1), loss_fn, cfg, [seeds[0]] * 2, on_step
+            spec, pair_init, coords.expand(2, -1, -1), targets.expand(2, -1, -1), loss_fn, cfg, [seeds[0]] * 2, on_step
         )
         return {n: p[:1] for n, p in pair.items()}, loss[:1]
     out_dim = targets.shape[-1]
-    params = {n: p.requires_grad_(True) for n, p in stack_init(init, batch, device).items()}
+    params = start_params(spec, init, batch, device)
     opt = torch.optim.Adam(list(params.values()), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.lr_schedule == "cosine" else None
     streams = ItemStreams(seeds)

@@ -241,7 +241,7 @@ class INRDataset:
         """The shared initialization every INR was fitted from."""
         path = self.root / layout.INIT
         if self.meta.init_hash is None:
-            raise DataError(path, "this dataset was imported and does not know its shared init")
+            raise DataError(path, "this dataset has no shared init: it was imported, or fitted from one init per INR")
         verify_file(path, self.meta.files[layout.INIT])
         handle = _safe_open(path)
         try:

@@ -100,7 +100,7 @@ class DatasetMeta(_Strict):
     card: dict[str, Any]
     build: BuildConfig
     build_hash: str
-    init_hash: str | None = Field(description="None when the shared init is unknown (imports)")
+    init_hash: str | None = Field(description="None without a shared init: imports (unknown) and independent-init builds")
     class_names: list[str]
     n_items: int
     n_shards: int

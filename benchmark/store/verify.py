@@ -70,7 +70,7 @@ def verify_dataset(root: Path) -> list[str]:
         ds, problems = INRDataset.inspect(root)
         if ds is not None and not problems:
             problems = _check_content(ds)
-            if meta.init_hash is not None:  # None for imports, whose shared init is unknown
+            if meta.init_hash is not None:  # None for imports and independent-init builds: no shared init
                 problems += _check_init(ds)
             problems += _check_coverage(ds)
     return [str(p) for p in problems]
