@@ -33,6 +33,7 @@ from nfbench.api.metrics import MetricCatalog, MetricSpec, all_metrics, metric_f
 from nfbench.errors import DataError
 from nfbench.markdown import markdown_table
 from nfbench.plots import MIN_TSNE_POINTS, Curve, ScatterPoint, latency_plot, learning_curve_plot, tsne_plot
+from nfbench.published import published_for
 from nfbench.records import ResultRecord, embeddings_path, load_embeddings, load_records, record_path
 from nfbench.store.atomic import atomic_write_text
 
@@ -418,10 +419,27 @@ def _dataset_page(
     embedding_lines, tsne_plots = _embeddings_markdown(dataset, records, records_dir, plots_dir)
     written += tsne_plots
     lines += embedding_lines
+    lines += _published_markdown(dataset)
     notes = out_dir / NOTES / f"{dataset}.md"
     if notes.is_file():  # hand-written: why a result sits where it does (e.g. below its paper)
         lines += ["## Notes", "", *notes.read_text(encoding="utf-8").strip().splitlines(), ""]
     return "\n".join(lines).rstrip("\n") + "\n", written
+
+
+def _published_markdown(dataset: str) -> list[str]:
+    """The papers' own numbers on their own INRs, in a table apart: never sorted in with measured rows."""
+    published = published_for(dataset)
+    if not published:
+        return []
+    rows = [[p.method, p.task, p.metric, f"{p.value:.1f}", p.source, p.regime] for p in published]
+    return [
+        "## Published numbers (their own INRs: not comparable, not ranked)",
+        "",
+        "What the papers report on INRs they fitted themselves; nfbench's rows above are measured on its own build.",
+        "",
+        *markdown_table(["method", "task", "metric", "published", "source", "data regime"], rows, ["---", "---", "---", "---:", "---", "---"]),
+        "",
+    ]
 
 
 def _benchmark_pages(out_dir: Path) -> list[str]:

@@ -330,3 +330,20 @@ def test_hand_written_notes_end_their_dataset_page_and_survive_rebuilds(tmp_path
     page = (out / "procshapes.md").read_text(encoding="utf-8")
     assert page.rstrip().endswith("## Notes\n\nnf2vec is below its paper because of scale.")
     assert notes.read_text(encoding="utf-8") == "nf2vec is below its paper because of scale.\n"
+
+
+def test_published_numbers_sit_in_their_own_table_never_among_ranked_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nfbench import leaderboard
+    from nfbench.published import PublishedResult
+
+    paper = PublishedResult(
+        dataset="procshapes", method="nf2vec", task="classify", metric="accuracy", value=99.5, source="Someone et al., 2030",
+        regime="their own INRs",
+    )
+    monkeypatch.setattr(leaderboard, "published_for", lambda dataset: [paper] if dataset == "procshapes" else [])
+    out = tmp_path / "out"
+    build_leaderboards(fixture_records(tmp_path / "records"), out, CATALOG)
+    page = (out / "procshapes.md").read_text(encoding="utf-8")
+    ranked, _, published = page.partition("## Published numbers")
+    assert "99.5" not in ranked and "Someone et al., 2030" not in ranked
+    assert "| nf2vec | classify | accuracy | 99.5 | Someone et al., 2030 | their own INRs |" in published
