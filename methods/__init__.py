@@ -22,5 +22,7 @@ for _name, _ref in {
     "nfn-hnp": "nfbench.methods.nfn:NFNHNP",
     "dwsnet": "nfbench.methods.dwsnet:DWSNet",
     "nft": "nfbench.methods.nft:NFT",
+    "ng-gnn": "nfbench.methods.neural_graphs:NGGNN",
+    "ng-t": "nfbench.methods.neural_graphs:NGT",
 }.items():
     METHODS.register_lazy(_name, _ref)

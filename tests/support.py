@@ -9,6 +9,7 @@ from torch import Tensor
 from nfbench.api import DataInfo, View
 from nfbench.fields import Params
 from nfbench.store import layout
+from nfbench.views.weight_graph import graph_edges, to_graphs
 
 
 def edit_meta(root: Path, change: Callable[[dict], None]) -> None:
@@ -31,3 +32,18 @@ class ParamsView(View):
 
     def read(self, positions: Tensor) -> Params:
         return {n: p[positions] for n, p in self.params.items()}
+
+
+class ParamsGraphView(ParamsView):
+    """The same INRs as neural graphs (what ``weight-graph`` methods read)."""
+
+    name = "weight-graph"
+    description = "synthetic neural graphs"
+
+    def read(self, positions: Tensor):
+        return to_graphs(self.info.spec, super().read(positions), *graph_edges(self.info.spec))
+
+
+def params_view(view_name: str, info: DataInfo, split: str, params: Params, labels: Tensor) -> View:
+    """An in-memory view of ``params`` in the form a method of ``view_name`` reads."""
+    return (ParamsGraphView if view_name == "weight-graph" else ParamsView)(info, split, params, labels)

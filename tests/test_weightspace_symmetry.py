@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support import ParamsView
+from support import params_view
 
 from nfbench.api import DataInfo
 from nfbench.errors import ConfigError
@@ -74,7 +74,7 @@ def test_nfn_layers_commute_with_hidden_permutations_and_pools_ignore_them(sizes
         torch.testing.assert_close(pool(moved), pool(f), rtol=1e-5, atol=1e-5)
 
 
-WEIGHT_METHODS = [n for n in METHODS.names() if METHODS.get(n).card.view == "weights"]
+WEIGHT_METHODS = [n for n in METHODS.names() if METHODS.get(n).card.view in ("weights", "weight-graph")]
 
 
 @pytest.mark.parametrize("name", WEIGHT_METHODS)
@@ -88,7 +88,7 @@ def test_methods_are_blind_to_the_symmetry_they_declare(name: str) -> None:
     labels = torch.zeros(BATCH, dtype=torch.long)
 
     def logits(p: Params) -> torch.Tensor:
-        return method.predict(ParamsView(info, "test", p, labels))
+        return method.predict(params_view(cls.card.view, info, "test", p, labels))
 
     base = logits(params)
     permuted = logits(permute_hidden(SIREN, params, perms))
