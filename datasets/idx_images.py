@@ -88,40 +88,38 @@ class IdxImages(ShapeDataset):
         return Shape(image=(images[int(index)] / 255.0).astype(np.float32)[..., None])
 
 
-_LAYOUT = "<root>/{train,t10k}-images-idx3-ubyte.gz and {train,t10k}-labels-idx1-ubyte.gz (the original IDX release)"
-
-
-class MNIST(IdxImages):
-    names = tuple(str(d) for d in range(10))
-    card = DatasetCard(
-        name="mnist",
-        description="MNIST handwritten digits (60,000 train + 10,000 test 28x28 images, 10 classes) as image fields; "
-        "official split.",
-        source="http://yann.lecun.com/exdb/mnist/ (original IDX files)",
-        citation="Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to document recognition. "
-        "Proc. IEEE 86(11), 1998",
+def _card(name: str, what: str, source: str, citation: str) -> DatasetCard:
+    return DatasetCard(
+        name=name,
+        description=f"{what} (60,000 train + 10,000 test 28x28 images, 10 classes) as image fields; official split.",
+        source=f"{source} (original IDX files)",
+        citation=citation,
         classes=10,
         field_kinds=("image",),
         default_field="image",
         default_preset="image",
         needs_root=True,
-        layout=_LAYOUT,
+        layout="<root>/{train,t10k}-images-idx3-ubyte.gz and {train,t10k}-labels-idx1-ubyte.gz (the original IDX release)",
+    )
+
+
+class MNIST(IdxImages):
+    names = tuple(str(d) for d in range(10))
+    card = _card(
+        "mnist",
+        "MNIST handwritten digits",
+        "http://yann.lecun.com/exdb/mnist/",
+        "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to document recognition. Proc. IEEE "
+        "86(11), 1998",
     )
 
 
 class FashionMNIST(IdxImages):
     names = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-    card = DatasetCard(
-        name="fashion-mnist",
-        description="Fashion-MNIST clothing images (60,000 train + 10,000 test 28x28 images, 10 classes) as image "
-        "fields; official split.",
-        source="https://github.com/zalandoresearch/fashion-mnist (original IDX files)",
-        citation="H. Xiao, K. Rasul, R. Vollgraf. Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning "
+    card = _card(
+        "fashion-mnist",
+        "Fashion-MNIST clothing images",
+        "https://github.com/zalandoresearch/fashion-mnist",
+        "H. Xiao, K. Rasul, R. Vollgraf. Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning "
         "Algorithms. arXiv:1708.07747, 2017",
-        classes=10,
-        field_kinds=("image",),
-        default_field="image",
-        default_preset="image",
-        needs_root=True,
-        layout=_LAYOUT,
     )

@@ -285,15 +285,12 @@ class NGT(_NeuralGraphMethod):
     Config = NGTConfig
     config: NGTConfig
     presets = _t_presets()
-    card = MethodCard(
-        name="ng-t",
-        description="Neural-graph transformer: each INR as a graph of neurons and weights with positional embeddings; "
-        "relational-transformer layers whose attention is conditioned on edge states; output-neuron readout.",
-        reference=_REFERENCE,
-        view="weight-graph",
-        field_kinds=KINDS,
-        training="supervised",
-        symmetry="permutation",
+    card = NGGNN.card.model_copy(
+        update=dict(
+            name="ng-t",
+            description="Neural-graph transformer: each INR as a graph of neurons and weights with positional embeddings; "
+            "relational-transformer layers whose attention is conditioned on edge states; output-neuron readout.",
+        )
     )
 
     def build(self, info: DataInfo) -> nn.Module:

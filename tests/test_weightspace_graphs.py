@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import Tensor
+from support import ParamsGraphView
 from torch_geometric.data import Batch
 
-from nfbench.api import DataInfo, View, capabilities_of
+from nfbench.api import DataInfo, capabilities_of
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, field_preset, shared_init
 from nfbench.methods.neural_graphs import NGGNN, NGT
@@ -24,21 +24,6 @@ CPU = torch.device("cpu")
 METHODS = [NGGNN, NGT]
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-class GraphView(View):
-    """A ``weight-graph`` view over stacked parameters held in memory."""
-
-    name = "weight-graph"
-    description = "synthetic neural graphs"
-
-    def __init__(self, info: DataInfo, split: str, params: Params, labels: Tensor) -> None:
-        super().__init__(info, split, labels)
-        self.params = params
-        self.edges = graph_edges(info.spec)
-
-    def read(self, positions: Tensor) -> Batch:
-        return to_graphs(self.info.spec, {n: p[positions] for n, p in self.params.items()}, *self.edges)
 
 
 def info_of(spec: FieldSpec, n_classes: int = 3) -> DataInfo:
@@ -159,7 +144,7 @@ def test_dense_and_edge_pairs_are_consistent() -> None:
 def test_layer_standardize_matches_per_layer_statistics() -> None:
     spec = SPECS[1]
     params = random_params(spec, 7) | {"layers.2.weight": torch.randn(7, 4, 4) * 3 + 1}
-    view = GraphView(info_of(spec), "train", params, torch.zeros(7, dtype=torch.long))
+    view = ParamsGraphView(info_of(spec), "train", params, torch.zeros(7, dtype=torch.long))
     standardize = LayerStandardize(spec.depth + 1)
     standardize.fit_(view, 3, CPU)
     for i in range(spec.depth + 1):
@@ -181,12 +166,12 @@ class SyntheticGraphs:
         self.info = info_of(spec, n_classes)
         gen = torch.Generator().manual_seed(0)
         init = shared_init(spec, seed=0)
-        self.views: dict[str, GraphView] = {}
+        self.views: dict[str, ParamsGraphView] = {}
         for split, n in (sizes or {"train": 40, "val": 15, "test": 20}).items():
             labels = torch.arange(n_classes).repeat_interleave(n)
             params = {n: p + 0.02 * p.abs().mean() * torch.randn(len(labels), *p.shape, generator=gen) for n, p in init.items()}
             params["layers.1.weight"] += shift * (labels - (n_classes - 1) / 2).view(-1, 1, 1)
-            self.views[split] = GraphView(self.info, split, params, labels)
+            self.views[split] = ParamsGraphView(self.info, split, params, labels)
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,24 @@ def _uniform_init(*linears: nn.Linear) -> None:
             nn.init.uniform_(lin.bias, -bound, bound)
 
 
+def _add_layer_terms(module: nn.Module, widths: list[tuple[int, int]], c_in: int, c_out: int, n_global: int) -> None:
+    """The terms of every weight whose rows and columns are both permuted, one per ``(row, column)`` input width.
+
+    A weight's output is pointwise + row broadcast + column broadcast + global; its bias's is
+    column broadcast + global. Each term list becomes a ``ModuleList`` on ``module``.
+    """
+    names = ("point", "row", "col", "glob", "bias_col", "bias_glob")
+    for name in names:
+        setattr(module, name, nn.ModuleList())
+    for n_row, n_col in widths:
+        w_terms = (nn.Linear(c_in, c_out), nn.Linear(n_row, c_out), nn.Linear(n_col, c_out), nn.Linear(n_global, c_out))
+        b_terms = (nn.Linear(n_col, c_out), nn.Linear(n_global, c_out))
+        _uniform_init(*w_terms)
+        _uniform_init(*b_terms)
+        for name, term in zip(names, w_terms + b_terms):
+            getattr(module, name).append(term)
+
+
 def _flat(x: Tensor) -> Tensor:
     """``(B, n, C) -> (B, n * C)``."""
     return x.flatten(1)
@@ -56,16 +74,8 @@ class NPLinear(nn.Module):
         super().__init__()
         self.n_layers, self.c_in, self.c_out = n_layers, c_in, c_out
         n_global = 2 * n_layers * c_in
-        self.point, self.row, self.col, self.glob, self.bias_col, self.bias_glob = (nn.ModuleList() for _ in range(6))
-        for i in range(n_layers):
-            n_row = 1 + (2 if i > 0 else 0)
-            n_col = 2 + (1 if i < n_layers - 1 else 0)
-            w_terms = (nn.Linear(c_in, c_out), nn.Linear(n_row * c_in, c_out), nn.Linear(n_col * c_in, c_out), nn.Linear(n_global, c_out))
-            b_terms = (nn.Linear(n_col * c_in, c_out), nn.Linear(n_global, c_out))
-            _uniform_init(*w_terms)
-            _uniform_init(*b_terms)
-            for modules, term in zip((self.point, self.row, self.col, self.glob, self.bias_col, self.bias_glob), w_terms + b_terms):
-                modules.append(term)
+        widths = [((1 + (2 if i > 0 else 0)) * c_in, (2 + (1 if i < n_layers - 1 else 0)) * c_in) for i in range(n_layers)]
+        _add_layer_terms(self, widths, c_in, c_out, n_global)
 
     def forward(self, f: WeightSpaceFeatures) -> WeightSpaceFeatures:
         m = _Means(f)
@@ -107,16 +117,10 @@ class HNPLinear(nn.Module):
         self.last_b_glob = nn.Linear(n_global, n_out * c_out)
         _uniform_init(self.first_b, self.first_b_glob)
         _uniform_init(self.last_w, self.last_w_glob)
-        self.point, self.row, self.col, self.glob, self.bias_col, self.bias_glob = (nn.ModuleList() for _ in range(6))
-        for i in range(1, n_layers - 1):
-            n_row = (3 + (n_in if i == 1 else 0)) * c_in
-            n_col = (3 + (n_out if i == n_layers - 2 else 0)) * c_in
-            w_terms = (nn.Linear(c_in, c_out), nn.Linear(n_row, c_out), nn.Linear(n_col, c_out), nn.Linear(n_global, c_out))
-            b_terms = (nn.Linear(n_col, c_out), nn.Linear(n_global, c_out))
-            _uniform_init(*w_terms)
-            _uniform_init(*b_terms)
-            for modules, term in zip((self.point, self.row, self.col, self.glob, self.bias_col, self.bias_glob), w_terms + b_terms):
-                modules.append(term)
+        widths = [
+            ((3 + (n_in if i == 1 else 0)) * c_in, (3 + (n_out if i == n_layers - 2 else 0)) * c_in) for i in range(1, n_layers - 1)
+        ]
+        _add_layer_terms(self, widths, c_in, c_out, n_global)
 
     def forward(self, f: WeightSpaceFeatures) -> WeightSpaceFeatures:
         m = _Means(f)
