@@ -51,6 +51,7 @@ def test_info_checks_checksums(copy):
 def test_info_prints_the_architecture_of_the_shards_and_rejects_an_edited_one(tiny_dataset, copy):
     ok = invoke("data", "info", str(tiny_dataset.root))
     assert ok.exit_code == 0 and "siren 3->16x2->1 | 353 params/INR" in ok.output
+    assert "fitting cost: " in ok.output and " s per INR (" in ok.output and "init shared " in ok.output
 
     def edit(meta):
         meta["build"]["field"]["hidden"] = 32
@@ -75,6 +76,7 @@ def test_info_on_an_inr2vec_import(tiny_dataset, tmp_path):
     result = invoke("data", "info", str(out))
     assert result.exit_code == 0, result.output
     assert "fit: unknown (imported)" in result.output and "init unknown (imported)" in result.output
+    assert "fitting cost" not in result.output  # an import's shards time the import
 
 
 def _verify_in_thread(path, seconds=60):

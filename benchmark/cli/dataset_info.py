@@ -58,6 +58,11 @@ def print_info(ds: INRDataset, console: Console) -> None:
         table.add_row(meta.class_names[int(label)], *(str(row[s]) for s in splits), str(int(row[splits].sum())))
     table.add_row("[bold]all", *(str(int(counts[s].sum())) for s in splits), str(int(counts[splits].to_numpy().sum())))
     console.print(table)
+    fitted = [r for r in ds.records if r.device != "import"]  # an import's shards time the import, not a fit
+    if fitted:
+        seconds, count = sum(r.seconds for r in fitted), sum(r.count for r in fitted)
+        devices = ", ".join(sorted({r.device for r in fitted}))
+        console.print(f"fitting cost: {seconds / count:.3g} s per INR ({seconds / 60:.1f} min for {count} INRs on {devices})")
     if b.augment:
         n_copies = int(items["augment_of"].notna().sum())
         console.print(f"augmented copies: {n_copies} ({b.augment} per train shape)")
