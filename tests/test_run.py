@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -137,6 +138,22 @@ def test_set_overrides_are_validated_by_the_config_class(tiny_dataset, tmp_path,
     assert code == 2 and "--set epoch" in err and "did you mean 'epochs'" in err and len(err.strip().splitlines()) == 1
     code, err = _main(monkeypatch, capsys, *common, "--set", "epochs=many")
     assert code == 2 and "--set epochs='many'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_set_reaches_fields_of_nested_configs(tmp_path) -> None:
+    """``--set augment.permute=true`` edits one field of the augmentation config; typos get suggestions."""
+    from nfbench.methods import METHODS
+    from nfbench.run.config import resolve_config
+
+    _, config = resolve_config(METHODS.get("mlp"), "tiny", ["augment.permute=true", "augment.noise=0.05"])
+    assert config.augment.permute and config.augment.noise == 0.05 and config.augment.dropout == 0
+    for bad, message in (
+        ("augment.permut=true", "has no key 'permut'; did you mean 'permute'"),
+        ("epochs.x=1", "'epochs' has no sub-keys"),
+        ("augment.noise=-1", "--set augment.noise=-1: Input should be greater than or equal to 0"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            resolve_config(METHODS.get("mlp"), "tiny", [bad])
 
 
 def test_training_cache_is_safetensors_and_a_broken_entry_retrains(tiny_dataset, capsys):

@@ -34,12 +34,25 @@ def resolve_config(cls: type[Method], preset: str | None, overrides: Sequence[st
     fields = cls.Config.model_fields
     for item in overrides:
         key, value = parse_override(item)
-        if key not in fields:
-            raise ConfigError(f"--set {key}: {cls.card.name} has no config key {key!r}{did_you_mean(key, fields)}")
-        values[key] = value
+        head, _, rest = key.partition(".")
+        if head not in fields:
+            raise ConfigError(f"--set {key}: {cls.card.name} has no config key {head!r}{did_you_mean(head, fields)}")
+        if rest:  # a field of a nested config, e.g. augment.permute=true
+            nested = values[head]
+            sub_fields = getattr(fields[head].annotation, "model_fields", None)
+            if not isinstance(nested, dict) or sub_fields is None or "." in rest:
+                raise ConfigError(f"--set {key}: {head!r} has no sub-keys; set it whole with --set {head}=<value>")
+            if rest not in sub_fields:
+                raise ConfigError(f"--set {key}: {cls.card.name}'s {head} has no key {rest!r}{did_you_mean(rest, sub_fields)}")
+            values[head] = {**nested, rest: value}
+        else:
+            values[key] = value
     try:
         return name, cls.Config.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(map(str, first["loc"]))
-        raise ConfigError(f"--set {key}={values.get(first['loc'][0])!r}: {first['msg']} ({cls.card.name} config)") from exc
+        bad: Any = values
+        for part in first["loc"]:
+            bad = bad.get(part) if isinstance(bad, dict) else bad
+        raise ConfigError(f"--set {key}={bad!r}: {first['msg']} ({cls.card.name} config)") from exc
