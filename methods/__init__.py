@@ -24,5 +24,6 @@ for _name, _ref in {
     "nft": "nfbench.methods.nft:NFT",
     "ng-gnn": "nfbench.methods.neural_graphs:NGGNN",
     "ng-t": "nfbench.methods.neural_graphs:NGT",
+    "scalegmn": "nfbench.methods.scalegmn:ScaleGMN",
 }.items():
     METHODS.register_lazy(_name, _ref)
