@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support import ParamsGraphView
 from torch import Tensor
 
-from nfbench.api import DataInfo, View
+from nfbench.api import DataInfo
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, field_preset, shared_init
 from nfbench.methods.scalegmn import ScaleGMN
@@ -39,21 +40,6 @@ VARIANTS = {
     ),
     "graph-abs-io": dict(readout="graph", invariance="abs", io_mlp=True, split_io=True, direction="bidirectional"),
 }
-
-
-class GraphView(View):
-    """A weight-graph view over stacked parameters held in memory."""
-
-    name = "weight-graph"
-    description = "synthetic neural graphs"
-
-    def __init__(self, info: DataInfo, split: str, params: Params, labels: Tensor) -> None:
-        super().__init__(info, split, labels)
-        self.params = params
-        self.edges = graph_edges(info.spec)
-
-    def read(self, positions: Tensor):
-        return to_graphs(self.info.spec, {n: p[positions] for n, p in self.params.items()}, *self.edges)
 
 
 def info_for(spec: FieldSpec, n_classes: int = 4) -> DataInfo:
@@ -214,7 +200,7 @@ def test_learns_a_synthetic_task_through_the_symmetry() -> None:
     views = {}
     for split, n, seed in (("train", 40, 1), ("val", 15, 2), ("test", 20, 3)):
         params, labels = gauge_randomized(spec, n, 3, seed)
-        views[split] = GraphView(info, split, params, labels)
+        views[split] = ParamsGraphView(info, split, params, labels)
     method = ScaleGMN(ScaleGMN.presets["tiny"].config, CPU, 0)
     method.setup(info)
     method.fit(views["train"], views["val"])
