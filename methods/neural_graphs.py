@@ -168,11 +168,12 @@ class NGTClassifier(_NeuralGraphNet):
         return self.head[:-1](pooled) if embed else self.head(pooled)
 
 
-_TRAINING = dict(epochs=200, lr=1e-3, weight_decay=5e-4, batch_size=128, eval_batch_size=128)
+_TRAINING = dict(epochs=200, lr=1e-3, weight_decay=5e-4, batch_size=128, eval_batch_size=128, grad_clip=10.0)
 _DEPARTS = (
     "the release's INR-classification settings (experiments/inr_classification: configs/base.yaml, configs/model/{model}.yaml, "
-    "scripts/mnist_cls_{script}.sh); its AdamW(amsgrad) with 1000 warmup steps at a constant lr and gradient clipping at 10 "
-    "is here the shared OneCycle AdamW recipe, and its INR augmentations are off (the weight-graph view takes none){extra}"
+    "scripts/mnist_cls_{script}.sh); its AdamW(amsgrad) with 1000 warmup steps at a constant lr is "
+    "here the shared OneCycle AdamW recipe (gradients clipped at 10 as there), and its INR augmentations are off "
+    "(the weight-graph view takes none){extra}"
 )
 
 

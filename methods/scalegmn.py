@@ -54,14 +54,14 @@ def _presets() -> dict[str, Preset]:
         hidden=128, mlp_hidden=(128,), n_layers=4, direction="forward", readout="output", readout_width=128,
         node_positional=True, edge_positional=True, positional_messages=False, positional_updates=False, update_edges=True,
         skip_connections=True, invariance="symmetrize", io_mlp=False, split_io=False, dropout=0.2, normalize=False,
-        epochs=200, lr=1e-3, weight_decay=0.01, batch_size=128, eval_batch_size=128,
+        epochs=200, lr=1e-3, weight_decay=0.01, batch_size=128, eval_batch_size=128, grad_clip=10.0,
     )  # fmt: skip
     return {
         "paper": Preset(
             config=paper,
             departs="the release's MNIST settings (configs/mnist_cls/scalegmn.yml; F-MNIST's differ in 2 layers, MLPs of 64 and "
-            "the full-graph readout); its AdamW with 1000 warmup steps at a constant lr and gradient clipping at 10 is the "
-            "shared OneCycle AdamW recipe, and its INRs are phase-canonicalized, these as fitted",
+            "the full-graph readout); its AdamW with 1000 warmup steps at a constant lr is the shared "
+            "OneCycle AdamW recipe (gradients clipped at 10 as there), and its INRs are phase-canonicalized, these as fitted",
         ),
         "cpu": Preset(
             config=paper.model_copy(

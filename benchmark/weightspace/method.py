@@ -34,6 +34,7 @@ class WeightClassifierConfig(MethodConfig):
     batch_size: int = Field(ge=2)
     eval_batch_size: int = Field(256, ge=1, description="INRs per batch when standardizing and predicting")
     early_stopping_patience: int | None = Field(None, ge=1, description="epochs without a better val accuracy before stopping")
+    grad_clip: float | None = Field(None, gt=0, description="max global gradient norm (the graph metanetworks' releases clip at 10)")
     augment: WeightAugment = Field(default_factory=WeightAugment, description="weight-space augmentations of training batches")
 
 
@@ -71,7 +72,8 @@ class WeightClassifierMethod(Method):
             val,
             TrainerConfig(
                 epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay, seed=self.seed,
-                early_stopping_patience=cfg.early_stopping_patience, checkpoint_dir=self.checkpoint_dir("classifier"),
+                early_stopping_patience=cfg.early_stopping_patience, grad_clip=cfg.grad_clip,
+                checkpoint_dir=self.checkpoint_dir("classifier"),
             ),
             batch_size=cfg.batch_size,
             eval_batch_size=cfg.eval_batch_size,
