@@ -346,3 +346,24 @@ def test_train_per_class_counts_shapes_and_brings_their_augmented_copies(tmp_pat
     originals, copies = items[items["augment_of"].isna()], items[items["augment_of"].notna()]
     assert len(originals) == len(data.class_names) and sorted(originals["label"]) == list(range(len(data.class_names)))
     assert set(copies["augment_of"]) == set(originals["key"]) and len(copies) == len(originals)
+
+
+def test_an_architecture_a_method_cannot_take_fails_before_training_in_one_line(tiny_dataset, tmp_path, monkeypatch, capsys):
+    """Field kinds are checked against the card; what a method's network needs is checked when it is built."""
+    from nfbench.methods import METHODS
+    from nfbench.run.runner import check_compatible
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained a method that cannot take this dataset")
+
+    monkeypatch.setattr("nfbench.weightspace.method.fit_classifier", never)
+    code, err = _main(monkeypatch, capsys, "run", "--method", "ng-t", "--preset", "tiny", "--dataset", str(tiny_dataset.root),
+                      "--set", "d_attn=5", "--out", str(tmp_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "ng-t" in err and "d_attn=5" in err and "multiple of n_heads" in err
+
+    class UdfOnly(METHODS.get("mlp")):
+        card = METHODS.get("mlp").card.model_copy(update=dict(field_kinds=("udf",)))
+
+    with pytest.raises(ConfigError, match=r"'mlp' accepts \['udf'\] fields; dataset .* holds 'sdf' fields \(siren 3->16x2->1\)"):
+        check_compatible(UdfOnly, tiny_dataset)

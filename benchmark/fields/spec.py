@@ -61,6 +61,11 @@ class FieldSpec(BaseModel):
     def n_params(self) -> int:
         return sum(o * i + o for o, i in self.layer_shapes())
 
+    def describe(self) -> str:
+        """``siren 3->64x4->1``, plus the input encoding if any: what error messages name."""
+        text = f"{self.kind} {self.in_dim}->{self.hidden}x{self.depth}->{self.out_dim}"
+        return text + (f" with {self.encoding} encoding ({self.n_freqs} frequencies)" if self.encoding != "none" else "")
+
 
 FIELD_PRESETS: dict[str, FieldSpec] = {
     # inr2vec / nf2vec shapes: 790,529 parameters.

@@ -64,7 +64,7 @@ def check_compatible(cls: type[Method], data: INRDataset) -> None:
     if data.field_kind not in cls.card.field_kinds:
         raise ConfigError(
             f"method {cls.card.name!r} accepts {list(cls.card.field_kinds)} fields; dataset {data.meta.name!r} holds "
-            f"{data.field_kind!r} fields"
+            f"{data.field_kind!r} fields ({data.spec.describe()})"
         )
 
 
