@@ -7,8 +7,9 @@ step's peak memory, over a ladder of hidden widths. Memory grows as a power of t
 so the growth between the two widest measured widths (small widths are dominated by fixed
 costs) extrapolates to the paper's 4 x 512 SIREN where it was not measured, and gives the
 widest INR whose step fits in ``--budget-gb``. Every measurement runs in a fresh process: the peak of one cannot leak
-into the next (on CPU it is the rise of the process's peak RSS over the step; on CUDA
-``max_memory_allocated``).
+into the next. On CPU the peak is the rise of the kernel's peak-RSS mark over the step, reset
+just before it (Linux), with large blocks served by mmap so that freed tensors leave RSS; on
+CUDA it is ``max_memory_allocated``.
 
     python -m nfbench.bench.weightspace_cost --out leaderboards/weightspace_cost.md
 """
@@ -16,9 +17,10 @@ into the next (on CPU it is the rise of the process's peak RSS over the step; on
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import multiprocessing
-import resource
+import os
 import statistics
 import sys
 import time
@@ -67,8 +69,8 @@ def _batch(cls: type[WeightClassifierMethod], spec: FieldSpec, batch: int, devic
     return {n: p.to(device) for n, p in params.items()}
 
 
-def _measure(name: str, preset: str, width: int, batch: int, device_name: str, repeats: int) -> Cost:
-    """One (method, width) cell, in the calling (fresh) process."""
+def _measure(name: str, preset: str, width: int, batch: int, device_name: str, repeats: int, memory: bool) -> Cost:
+    """One (method, width) cell, in the calling (fresh) process: its peak memory, or (``memory=False``) its time."""
     device = resolve_device(device_name)
     cls = METHODS.get(name)
     spec = siren(width)
@@ -84,29 +86,67 @@ def _measure(name: str, preset: str, width: int, batch: int, device_name: str, r
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    step()  # also the warm-up
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    step()  # warm-up: lazy initializations and the allocator's first growth are not the step's
+    if memory:
+        model.zero_grad(set_to_none=True)  # the step's peak includes its gradients
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            base = torch.cuda.memory_allocated(device)
+            step()
+            peak = torch.cuda.max_memory_allocated(device) - base
+        else:
+            base = _reset_peak_rss()
+            step()
+            peak = _peak_rss() - base
+        return Cost(name, width, method.n_parameters(), math.nan, max(peak, 0) / 2**20)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return Cost(name, width, method.n_parameters(), statistics.median(times), max(peak, 0) / 2**20)
+    return Cost(name, width, method.n_parameters(), statistics.median(times), math.nan)
 
 
-def _measure_in_child(args: tuple) -> Cost | str:
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak_rss() -> int:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux ``clear_refs`` 5); returns that RSS in bytes."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS") * 1024
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM") * 1024
+
+
+def _measure_or_fail(args: tuple) -> Cost | str:
     try:
         return _measure(*args)
     except (RuntimeError, MemoryError) as exc:  # out of memory, mostly
         return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+
+
+def _in_child(cell: tuple, memory: bool) -> Cost | str:
+    """Measure in a fresh process. For memory, large blocks come from mmap and return to the system when
+    freed, so RSS follows the live tensors; timing runs with the default allocator, which that would slow."""
+    env = {"MALLOC_MMAP_THRESHOLD_": str(64 * 1024)} if memory else {}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(_measure_or_fail, ((*cell, memory),))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def power_fit(widths: list[int], values: list[float]) -> tuple[float, float]:
@@ -160,26 +200,28 @@ def main(argv: list[str] | None = None) -> None:
     widths = [int(w) for w in args.widths.split(",")]
     costs: dict[str, list[Cost]] = {}
     failures: dict[str, list[str]] = {}
-    ctx = multiprocessing.get_context("spawn")
     for name in names:
         METHODS.get(name)  # unknown names fail here, with suggestions
         costs[name] = []
         for width in widths:
-            with ctx.Pool(1) as pool:
-                result = pool.apply(_measure_in_child, ((name, args.preset, width, args.batch, args.device, args.repeats),))
-            if isinstance(result, Cost):
-                costs[name].append(result)
-                print(f"{name} width {width}: {result.seconds:.3f} s, {_fmt_mb(result.peak_mb)}", flush=True)
+            cell = (name, args.preset, width, args.batch, args.device, args.repeats)
+            timed, peak = _in_child(cell, memory=False), _in_child(cell, memory=True)
+            if isinstance(timed, Cost) and isinstance(peak, Cost):
+                timed.peak_mb = peak.peak_mb
+                costs[name].append(timed)
+                print(f"{name} width {width}: {timed.seconds:.3f} s, {_fmt_mb(timed.peak_mb)}", flush=True)
             else:
-                failures.setdefault(name, []).append(f"{width}: {result}")
-                print(f"{name} width {width}: {result}", flush=True)
+                failure = timed if isinstance(timed, str) else peak
+                failures.setdefault(name, []).append(f"{width}: {failure}")
+                print(f"{name} width {width}: {failure}", flush=True)
     device = resolve_device(args.device)
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
     command = "python -m nfbench.bench.weightspace_cost " + " ".join(sys.argv[1:] if argv is None else argv)
     body = (
         f"Method preset `{args.preset}`, batches of {args.batch} random 4-layer SIRENs (3 -> width x 4 -> 1), one "
         f"training step (forward, cross-entropy, backward; no optimizer state), median of {args.repeats} after a warm-up, "
-        f"on {where}. Peak memory is the step's rise over what the model and the batch already held; widths beyond the "
+        f"on {where}. Peak memory is the step's rise over what the model and the batch already held, measured in a "
+        "process of its own; widths beyond the "
         "measured ones are extrapolated with the power law through the two widest measured ones, and say so.\n\n"
         + table(costs, failures, args.budget_gb)
     )
