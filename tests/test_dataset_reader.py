@@ -129,9 +129,15 @@ def test_nan_weights_fail_naming_the_shard_and_the_tensor(copy):
     assert len(problems) == 1 and "00002.weights.safetensors" in problems[0] and "layers.1.weight" in problems[0]
 
 
-@pytest.mark.parametrize("span_bytes", [reader.SPAN_BYTES, 0], ids=["span", "runs"])
-def test_read_params_returns_the_requested_rows_in_order(tiny_dataset, monkeypatch, span_bytes):
+@pytest.mark.parametrize(
+    ("span_bytes", "whole_bytes"),
+    [(reader.SPAN_BYTES, 0), (0, 0), (reader.SPAN_BYTES, reader.WHOLE_SHARD_BYTES)],
+    ids=["span", "runs", "whole-shards"],
+)
+def test_read_params_returns_the_requested_rows_in_order(tiny_dataset, monkeypatch, span_bytes, whole_bytes):
     monkeypatch.setattr(reader, "SPAN_BYTES", span_bytes)
+    monkeypatch.setattr(reader, "WHOLE_SHARD_BYTES", whole_bytes)
+    monkeypatch.setattr(tiny_dataset, "_wholes", type(tiny_dataset._wholes)())  # blocks other tests cached
     every = tiny_dataset.weights()
     n = tiny_dataset.meta.n_items
     order = [n - 1, 0, 2, 3, 9, 10, 2, 12]
@@ -141,6 +147,7 @@ def test_read_params_returns_the_requested_rows_in_order(tiny_dataset, monkeypat
         assert torch.equal(got[name], tensor[order])
     empty = tiny_dataset.read_params([])
     assert {k: tuple(v.shape) for k, v in empty.items()} == {k: (0, *s) for k, s in tiny_dataset.spec.param_shapes().items()}
+    assert bool(tiny_dataset._wholes) == (whole_bytes > 0)  # small shards are served from memory only when allowed
 
 
 def test_read_source_labels_and_splits(tiny_dataset):
