@@ -24,6 +24,7 @@ from nfbench.fitting.build import (
     quality_measured,
     resolve_build,
 )
+from nfbench.run.runner import dataset_summary
 from nfbench.store import layout
 from nfbench.store.reader import INRDataset
 from nfbench.store.schema import BuildConfig, build_hash
@@ -226,6 +227,7 @@ def test_independent_inits_give_each_inr_its_own_start_and_store_no_shared_init(
     shared, own = INRDataset.open(shared_root), INRDataset.open(own_root)
     assert complete and own.meta.init_hash is None and not (own_root / layout.INIT).exists()
     assert own.meta.build.fit.init == "independent" and verify_dataset(own_root) == []
+    assert dataset_summary(own)["init"] == "independent" and "init" not in dataset_summary(shared)  # records name it
     rows = torch.arange(4)
 
     def spread(ds: INRDataset) -> float:  # how far apart INRs are after one step, relative to their size

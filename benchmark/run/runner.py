@@ -80,6 +80,7 @@ def dataset_summary(data: INRDataset) -> dict[str, Any]:
         "params_per_inr": data.spec.n_params,
         "fit_steps": b.fit.steps if b.fit else None,
         **({"lr_schedule": b.fit.lr_schedule} if b.fit and b.fit.lr_schedule != "constant" else {}),
+        **({"init": b.fit.init} if b.fit and b.fit.init != "shared" else {}),
         "origin": data.meta.origin,
     }
 
