@@ -312,8 +312,7 @@ class INRDataset:
         name = layout.weights_file(record.shard) if kind == "weights" else layout.source_file(record.shard)
         path = self.root / name
         identity = verify_file(path, record.files[name])
-        if self._pid != os.getpid():  # a forked worker: never share the parent's handles
-            self._handles, self._pid = OrderedDict(), os.getpid()
+        self._own_caches()
         cached = self._handles.get(name)
         if cached is not None and cached[0] == identity:
             self._handles.move_to_end(name)
@@ -324,14 +323,18 @@ class INRDataset:
             self._handles.popitem(last=False)
         return path, handle
 
+    def _own_caches(self) -> None:
+        """In a forked worker, start with empty caches: never share the parent's handles or blocks."""
+        if self._pid != os.getpid():
+            self._handles, self._wholes, self._pid = OrderedDict(), OrderedDict(), os.getpid()
+
     def _whole_shard(self, record: ShardRecord, kind: str) -> dict[str, Tensor] | None:
         """Every tensor of a small shard file, read once and kept while the file stays the verified one."""
         name = layout.weights_file(record.shard) if kind == "weights" else layout.source_file(record.shard)
         entry = record.files[name]
         if entry.bytes > WHOLE_SHARD_BYTES:
             return None
-        if self._pid != os.getpid():  # a forked worker: never share the parent's handles or blocks
-            self._handles, self._wholes, self._pid = OrderedDict(), OrderedDict(), os.getpid()
+        self._own_caches()
         identity = verify_file(self.root / name, entry)  # a stat while the file is unchanged
         cached = self._wholes.get(name)
         if cached is not None and cached[0] == identity:
