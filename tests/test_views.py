@@ -10,6 +10,7 @@ from nfbench.errors import ConfigError, DataError
 from nfbench.fields import batched_forward
 from nfbench.views import VIEWS
 from nfbench.views.context import ViewContext
+from nfbench.views.weight_graph import from_graphs, layer_sizes
 
 CPU = torch.device("cpu")
 
@@ -51,6 +52,11 @@ def test_weight_graph_edges_are_the_weights_and_nodes_the_biases(tiny_dataset, t
     pre = summed[spec.in_dim : spec.in_dim + spec.hidden] + second.x[spec.in_dim : spec.in_dim + spec.hidden, 0]
     expected = (ones @ params["layers.0.weight"][1].T + params["layers.0.bias"][1]).flatten()
     assert torch.allclose(pre, expected, atol=1e-6)
+    weights, biases = from_graphs(graphs, 2, layer_sizes(spec))  # the inverse gives the parameters back
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        assert torch.equal(w, params[f"layers.{i}.weight"]) and torch.equal(b, params[f"layers.{i}.bias"])
+    with pytest.raises(ValueError, match="expected 3 neural graphs"):
+        from_graphs(graphs, 3, layer_sizes(spec))
 
 
 def test_field_view_is_the_inr_function(tiny_dataset, tmp_path):

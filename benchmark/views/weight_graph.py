@@ -67,6 +67,24 @@ def to_graphs(spec: FieldSpec, params: Params, edge_index: Tensor, layer_of_node
     return graphs
 
 
+def from_graphs(graphs: Batch, n_graphs: int, sizes: list[int]) -> tuple[list[Tensor], list[Tensor]]:
+    """The inverse of ``to_graphs``: per layer ``(B, n_out, n_in)`` weights and ``(B, n_out)`` biases.
+
+    ``sizes`` are the neuron counts (``layer_sizes``); a batch of another architecture is refused.
+    """
+    n_nodes = sum(sizes)
+    edge_counts = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    if graphs.x.shape[0] != n_graphs * n_nodes or graphs.edge_attr.shape[0] != n_graphs * sum(edge_counts):
+        raise ValueError(
+            f"expected {n_graphs} neural graphs of {n_nodes} nodes and {sum(edge_counts)} edges each (layer sizes {sizes}), "
+            f"got {graphs.x.shape[0]} nodes and {graphs.edge_attr.shape[0]} edges"
+        )
+    flat = graphs.edge_attr.reshape(n_graphs, -1).split(edge_counts, dim=1)
+    weights = [w.reshape(n_graphs, n_out, n_in) for w, n_in, n_out in zip(flat, sizes[:-1], sizes[1:])]
+    biases = list(graphs.x.reshape(n_graphs, -1)[:, sizes[0] :].split(sizes[1:], dim=1))
+    return weights, biases
+
+
 class WeightGraphView(INRView):
     name = "weight-graph"
     description = "each INR as a torch-geometric graph: neurons with bias features, weights as edge features"

@@ -40,7 +40,7 @@ from torch_geometric.utils import degree, scatter, softmax
 
 from nfbench.api import View
 from nfbench.fields import FieldSpec
-from nfbench.views.weight_graph import graph_edges, layer_sizes
+from nfbench.views.weight_graph import from_graphs, graph_edges, layer_sizes
 
 Readout = Literal["output", "layers"]
 Attention = Literal["dense", "edges"]
@@ -214,14 +214,12 @@ class ProbeFeatures(nn.Module):
         return torch.sin(spec.w0 * h) if spec.kind == "siren" else torch.relu(h)
 
     def forward(self, graphs: Batch, n_graphs: int) -> Tensor:
-        sizes = self.layout.sizes
-        n_layers = len(sizes) - 1
-        weights = graphs.edge_attr.view(n_graphs, -1).split([o * i for i, o in zip(sizes[:-1], sizes[1:])], dim=1)
-        biases = graphs.x.view(n_graphs, -1)[:, sizes[0] :].split(sizes[1:], dim=1)
+        weights, biases = from_graphs(graphs, n_graphs, self.layout.sizes)
+        n_layers = len(weights)
         h = self.points.expand(n_graphs, -1, -1)  # (B, K, n_in)
         activations = [h]
         for layer, (w, b) in enumerate(zip(weights, biases)):
-            h = torch.baddbmm(b.unsqueeze(1), h, w.view(n_graphs, sizes[layer + 1], sizes[layer]).transpose(1, 2))
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
             if layer < n_layers - 1:
                 h = self._activation(h)
             activations.append(h)

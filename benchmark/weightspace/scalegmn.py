@@ -54,7 +54,7 @@ from torch_geometric.data import Batch
 
 from nfbench.api import View
 from nfbench.fields import FieldSpec
-from nfbench.views.weight_graph import layer_sizes
+from nfbench.views.weight_graph import from_graphs, layer_sizes
 
 Direction = Literal["forward", "bidirectional"]
 Readout = Literal["output", "graph"]
@@ -189,7 +189,7 @@ class SignRMSNorm(nn.Module):
         sums = torch.zeros(2, n, dtype=torch.float64, device=device)
         counts = torch.zeros(2, n, dtype=torch.float64, device=device)
         for batch in view.batches(batch_size):
-            weights, biases = unpack(batch.to(device).data, batch.data.num_graphs, self.sizes)
+            weights, biases = from_graphs(batch.to(device).data, batch.data.num_graphs, self.sizes)
             for k, tensors in enumerate((weights, biases)):
                 for layer, t in enumerate(tensors):
                     sums[k, layer] += t.double().square().sum()
@@ -203,21 +203,6 @@ class SignRMSNorm(nn.Module):
 
     def forward(self, weights: list[Tensor], biases: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         return [w / s for w, s in zip(weights, self.weight_rms)], [b / s for b, s in zip(biases, self.bias_rms)]
-
-
-def unpack(graphs: Batch, n_graphs: int, sizes: list[int]) -> tuple[list[Tensor], list[Tensor]]:
-    """Per layer ``(B, n_out, n_in)`` weights and ``(B, n_out)`` biases of a batch of ``to_graphs`` graphs."""
-    n_nodes = sum(sizes)
-    edge_counts = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
-    if graphs.x.shape[0] != n_graphs * n_nodes or graphs.edge_attr.shape[0] != n_graphs * sum(edge_counts):
-        raise ValueError(
-            f"expected {n_graphs} neural graphs of {n_nodes} nodes and {sum(edge_counts)} edges each (layer sizes {sizes}), "
-            f"got {graphs.x.shape[0]} nodes and {graphs.edge_attr.shape[0]} edges"
-        )
-    flat = graphs.edge_attr.reshape(n_graphs, -1).split(edge_counts, dim=1)
-    weights = [w.reshape(n_graphs, n_out, n_in) for w, n_in, n_out in zip(flat, sizes[:-1], sizes[1:])]
-    biases = list(graphs.x.reshape(n_graphs, -1)[:, sizes[0] :].split(sizes[1:], dim=1))
-    return weights, biases
 
 
 def plan(n_layers: int, steps: int, direction: Direction, readout: set[int], update_edges: bool) -> list[tuple[set[int], set[int]]]:
@@ -444,7 +429,7 @@ class ScaleGMNNet(nn.Module):
 
     def initial_states(self, graphs: Batch) -> tuple[list, list]:
         n_graphs = graphs.num_graphs
-        weights, biases = unpack(graphs, n_graphs, self.sizes)
+        weights, biases = from_graphs(graphs, n_graphs, self.sizes)
         if self.normalize is not None:
             weights, biases = self.normalize(weights, biases)
         # input neurons have no bias; their state is the release's constant 1, told apart by the positional encoding
