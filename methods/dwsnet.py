@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from nfbench.api import DataInfo, MethodCard, Preset, View
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params
+from nfbench.training.evaluation import mean_std
+from nfbench.training.layers import TrainStatistic
 from nfbench.weightspace.augment import WeightAugment
 from nfbench.weightspace.dws import DWSLayer, MLPLayout, TensorBatchNorm, invariant_pool, pooled_width
 from nfbench.weightspace.features import WeightSpaceFeatures
@@ -56,7 +58,7 @@ def _keep(sizes: list[int], layer: int, bias: bool) -> tuple[bool, ...]:
     return (out_fixed,) if bias else (out_fixed, layer == 0)
 
 
-class HiddenPooledStandardize(nn.Module):
+class HiddenPooledStandardize(TrainStatistic):
     """``(x - mean) / std`` per tensor, statistics over INRs and hidden neurons, per input or output neuron.
 
     Entries of one hidden neuron are exchangeable with any other's under the symmetry, so
@@ -99,10 +101,8 @@ class HiddenPooledStandardize(nn.Module):
         if not sums:
             raise ValueError(f"cannot standardize on an empty {view.split} view")
         for name, (s, sq) in sums.items():
-            mean = s / count[name]
-            std = (sq / count[name] - mean.square()).clamp(min=0).sqrt()
-            getattr(self, f"{name}_mean").copy_(mean.view_as(getattr(self, f"{name}_mean")).float())
-            std = torch.where(std > 1e-8, std, torch.ones_like(std)).float()
+            mean, std = mean_std(s, sq, count[name])
+            getattr(self, f"{name}_mean").copy_(mean.view_as(getattr(self, f"{name}_mean")))
             getattr(self, f"{name}_std").copy_(std.view_as(getattr(self, f"{name}_std")))
 
     def forward(self, params: Params) -> Params:
@@ -195,6 +195,3 @@ class DWSNet(WeightClassifierMethod):
             )
         return DWSNetClassifier(info.spec, cfg, info.n_classes)
 
-    def prepare(self, train: View) -> None:
-        if self.model.standardize is not None:
-            self.model.standardize.fit_(train, self.config.eval_batch_size, self.device)

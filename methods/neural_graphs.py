@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from torch_geometric.data import Batch
 from torch_geometric.nn.norm import LayerNorm as GraphLayerNorm
 
-from nfbench.api import DataInfo, MethodCard, Preset, View
+from nfbench.api import DataInfo, MethodCard, Preset
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec
 from nfbench.weightspace.graphs import (
@@ -254,9 +254,6 @@ class _NeuralGraphMethod(WeightClassifierMethod):
                 f"not {spec.encoding!r}"
             )
 
-    def prepare(self, train: View) -> None:
-        if self.model.standardize is not None:
-            self.model.standardize.fit_(train, self.config.eval_batch_size, self.device)
 
 
 _REFERENCE = "Kofinas et al., Graph Neural Networks for Learning Equivariant Representations of Neural Networks, ICLR 2024"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pydantic import Field
 from torch import nn
 
-from nfbench.api import DataInfo, MethodCard, Preset, View
+from nfbench.api import DataInfo, MethodCard, Preset
 from nfbench.errors import ConfigError
 from nfbench.weightspace.method import WeightClassifierConfig, WeightClassifierMethod
 from nfbench.weightspace.scalegmn import Direction, Invariance, Readout, ScaleGMNNet
@@ -123,6 +123,3 @@ class ScaleGMN(WeightClassifierMethod):
             invariance=cfg.invariance, io_mlp=cfg.io_mlp, split_io=cfg.split_io, dropout=cfg.dropout, normalize=cfg.normalize,
         )  # fmt: skip
 
-    def prepare(self, train: View) -> None:
-        if self.model.normalize is not None:
-            self.model.normalize.fit_(train, self.config.eval_batch_size, self.device)

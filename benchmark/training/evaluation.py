@@ -30,10 +30,17 @@ def fit_standardize(standardize: Standardize, features: Callable[[Any], Tensor],
         n += len(x)
     if total is None or total_sq is None:
         raise ValueError(f"cannot standardize on an empty {view.split} view")
-    mean = total / n
-    std = (total_sq / n - mean.square()).clamp(min=0).sqrt()
-    standardize.mean.copy_(mean.float())
-    standardize.std.copy_(torch.where(std > 1e-8, std, torch.ones_like(std)).float())
+    mean, std = mean_std(total, total_sq, n)
+    standardize.mean.copy_(mean)
+    standardize.std.copy_(std)
+
+
+def mean_std(total: Tensor, total_sq: Tensor, count: Tensor | int) -> tuple[Tensor, Tensor]:
+    """float32 mean and std from float64 sums streamed over a view; a std of (nearly) 0 becomes 1,
+    so a constant feature is centred but not scaled."""
+    mean = total / count
+    std = (total_sq / count - mean.square()).clamp(min=0).sqrt()
+    return mean.float(), torch.where(std > 1e-8, std, torch.ones_like(std)).float()
 
 
 @torch.no_grad()

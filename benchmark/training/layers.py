@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from nfbench.api.view import View
+
+
+class TrainStatistic(nn.Module, ABC):
+    """A module whose buffers hold statistics of the train view (e.g. per-layer scales of the weights).
+
+    ``WeightClassifierMethod.prepare`` fits every one inside a model before training, and the
+    buffers travel in the ``state_dict``, so a restored model transforms inputs as in training.
+    """
+
+    @abstractmethod
+    def fit_(self, view: View, batch_size: int, device: torch.device) -> None:
+        """Stream the view (it may not fit in memory) and set the buffers."""
 
 
 class Standardize(nn.Module):

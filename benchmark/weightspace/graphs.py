@@ -40,6 +40,8 @@ from torch_geometric.utils import degree, scatter, softmax
 
 from nfbench.api import View
 from nfbench.fields import FieldSpec
+from nfbench.training.evaluation import mean_std
+from nfbench.training.layers import TrainStatistic
 from nfbench.views.weight_graph import from_graphs, graph_edges, layer_sizes
 
 Readout = Literal["output", "layers"]
@@ -139,7 +141,7 @@ class FourierEmbedding(nn.Module):
         return self.proj(x)
 
 
-class LayerStandardize(nn.Module):
+class LayerStandardize(TrainStatistic):
     """Weights and biases minus their layer's train mean, over its train std (the release's dataset statistics).
 
     Layers of an INR differ in scale by orders of magnitude (SIREN's first layer against
@@ -172,12 +174,10 @@ class LayerStandardize(nn.Module):
         count = moments[:, 0]
         if not bool((count > 0).all()):
             raise ValueError(f"cannot standardize on an empty {view.split} view")
-        mean = moments[:, 1] / count
-        std = (moments[:, 2] / count - mean.square()).clamp(min=0).sqrt()
-        std = torch.where(std > 1e-8, std, torch.ones_like(std))
+        mean, std = mean_std(moments[:, 1], moments[:, 2], count)
         for k, name in enumerate(("weight", "bias")):
-            getattr(self, f"{name}_mean").copy_(mean[k].float())
-            getattr(self, f"{name}_std").copy_(std[k].float())
+            getattr(self, f"{name}_mean").copy_(mean[k])
+            getattr(self, f"{name}_std").copy_(std[k])
 
     def forward(self, graphs: Batch) -> tuple[Tensor, Tensor]:
         """``(E,)`` standardized weights and ``(N,)`` biases, 0 at input neurons."""

@@ -20,6 +20,7 @@ from nfbench.api import DataInfo, Method, MethodConfig, View
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec
 from nfbench.training.evaluation import predict_view
+from nfbench.training.layers import TrainStatistic
 from nfbench.training.supervised import fit_classifier
 from nfbench.training.trainer import TrainerConfig
 from nfbench.weightspace.augment import WeightAugment, batch_augment
@@ -48,7 +49,10 @@ class WeightClassifierMethod(Method):
         """The network for ``info``; raise ``ConfigError`` when the architecture cannot be taken."""
 
     def prepare(self, train: View) -> None:
-        """Anything estimated from the train view before training (e.g. standardization); default none."""
+        """Fit what the model estimates from the train view before training: every ``TrainStatistic`` in it."""
+        for module in self.model.modules():
+            if isinstance(module, TrainStatistic):
+                module.fit_(train, self.config.eval_batch_size, self.device)
 
     def setup(self, info: DataInfo) -> None:
         self.spec: FieldSpec = info.spec

@@ -54,6 +54,7 @@ from torch_geometric.data import Batch
 
 from nfbench.api import View
 from nfbench.fields import FieldSpec
+from nfbench.training.layers import TrainStatistic
 from nfbench.views.weight_graph import from_graphs, layer_sizes
 
 Direction = Literal["forward", "bidirectional"]
@@ -169,7 +170,7 @@ class EdgeUpdate(nn.Module):
         return self.W(e) * self.phi.last(self.phi.trunk(gate))
 
 
-class SignRMSNorm(nn.Module):
+class SignRMSNorm(TrainStatistic):
     """Each layer's weights and biases over their train root mean square, a positive scalar per tensor.
 
     SIREN's layers differ in scale by orders of magnitude (the first layer's weights against
