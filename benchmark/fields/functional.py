@@ -30,7 +30,7 @@ def encode(spec: FieldSpec, x: Tensor) -> Tensor:
     return torch.cat([x, enc], dim=-1)
 
 
-def _activation(spec: FieldSpec, h: Tensor) -> Tensor:
+def activation(spec: FieldSpec, h: Tensor) -> Tensor:
     return torch.sin(spec.w0 * h) if spec.kind == "siren" else torch.relu(h)
 
 
@@ -67,7 +67,7 @@ def batched_forward(spec: FieldSpec, params: Params, x: Tensor, bias_in_gemm: bo
         else:
             h = torch.bmm(h, w.transpose(1, 2)) + b.unsqueeze(1)
         if i < spec.depth:
-            h = _activation(spec, h)
+            h = activation(spec, h)
     return h
 
 
@@ -90,7 +90,7 @@ class FieldModule(nn.Module):
         for i, layer in enumerate(self.layers):
             h = layer(h)
             if i < self.spec.depth:
-                h = _activation(self.spec, h)
+                h = activation(self.spec, h)
         return h
 
 
@@ -118,5 +118,5 @@ def linear_functional(spec: FieldSpec, params_one: Params, x: Tensor) -> Tensor:
     for i in range(spec.depth + 1):
         h = F.linear(h, params_one[f"layers.{i}.weight"], params_one[f"layers.{i}.bias"])
         if i < spec.depth:
-            h = _activation(spec, h)
+            h = activation(spec, h)
     return h

@@ -40,6 +40,7 @@ from torch_geometric.utils import degree, scatter, softmax
 
 from nfbench.api import View
 from nfbench.fields import FieldSpec
+from nfbench.fields.functional import activation
 from nfbench.training.evaluation import mean_std
 from nfbench.training.layers import TrainStatistic
 from nfbench.views.weight_graph import from_graphs, graph_edges, layer_sizes
@@ -209,10 +210,6 @@ class ProbeFeatures(nn.Module):
         self.points = nn.Parameter(torch.rand(n_points, layout.n_in) * 2 - 1)
         self.proj = nn.ModuleList(nn.Sequential(nn.Linear(n_points, d_out), nn.LayerNorm(d_out)) for _ in layout.sizes)
 
-    def _activation(self, h: Tensor) -> Tensor:
-        spec = self.layout.spec
-        return torch.sin(spec.w0 * h) if spec.kind == "siren" else torch.relu(h)
-
     def forward(self, graphs: Batch, n_graphs: int) -> Tensor:
         weights, biases = from_graphs(graphs, n_graphs, self.layout.sizes)
         n_layers = len(weights)
@@ -221,7 +218,7 @@ class ProbeFeatures(nn.Module):
         for layer, (w, b) in enumerate(zip(weights, biases)):
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
             if layer < n_layers - 1:
-                h = self._activation(h)
+                h = activation(self.layout.spec, h)
             activations.append(h)
         nodes = [proj(a.transpose(1, 2)) for proj, a in zip(self.proj, activations)]  # (B, n_l, d) per layer
         return torch.cat(nodes, dim=1).flatten(0, 1)
