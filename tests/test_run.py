@@ -367,3 +367,16 @@ def test_an_architecture_a_method_cannot_take_fails_before_training_in_one_line(
 
     with pytest.raises(ConfigError, match=r"'mlp' accepts \['udf'\] fields; dataset .* holds 'sdf' fields \(siren 3->16x2->1\)"):
         check_compatible(UdfOnly, tiny_dataset)
+
+
+def test_records_carry_the_training_curves_also_when_loaded_from_the_cache(tiny_dataset, tmp_path):
+    (spec,) = run_specs("mlp", "tiny", [], [0], "fields")
+    trained, _ = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
+    training = trained.details["training"]
+    epochs = training["classifier_epochs_run"]
+    assert epochs == spec.config.epochs
+    assert len(training["classifier_train_loss"]) == len(training["classifier_val_accuracy_per_epoch"]) == epochs
+    best = training["classifier_best_epoch"]
+    assert training["classifier_val_accuracy_per_epoch"][best] == pytest.approx(training["classifier_val_accuracy"], abs=1e-5)
+    cached, _ = run_one(spec, "classify", tiny_dataset, CPU, tmp_path)
+    assert cached.details["training"] == training

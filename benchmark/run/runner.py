@@ -205,7 +205,8 @@ def run_one(
         seed=spec.seed,
         metrics=result.metrics,
         main_metric=task_obj.card.main_metric,
-        details=result.details | {"train_inrs": len(SplitReader(data, "train", spec.train_per_class))},
+        details=result.details
+        | {"train_inrs": len(SplitReader(data, "train", spec.train_per_class)), "training": trained.method.history},
         config=spec.config.model_dump(mode="json"),
         config_hash=sha256_json(spec.config.model_dump(mode="json")),
         code_hash=code_hash(spec.cls),

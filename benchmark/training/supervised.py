@@ -62,4 +62,7 @@ def fit_classifier(
         "classifier_best_epoch": result.best_epoch,
         "classifier_epochs_run": result.epochs_run,
         "classifier_seconds": result.train_seconds,
+        # the curves tell a data-limited run (train loss falls, val peaks early) from an underfit one
+        "classifier_train_loss": [round(v, 5) for v in result.train_loss],
+        "classifier_val_accuracy_per_epoch": [round(v, 5) for v in result.val_score],
     }
