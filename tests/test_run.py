@@ -11,14 +11,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-from pydantic import Field
+from support import PointsSpy, SpyConfig
 from typer.testing import CliRunner
 
-from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
+from nfbench.api import DataInfo, View
 from nfbench.cli.app import app, main
 from nfbench.errors import ConfigError
 from nfbench.methods import METHODS
@@ -31,47 +30,6 @@ from nfbench.training.checkpoint import save_atomic
 CPU = torch.device("cpu")
 
 
-class SpyConfig(MethodConfig):
-    n_points: int = Field(64, ge=1)
-
-
-class PointsSpy(Method):
-    """Records what ``fit`` is given; classifies by the mean cloud radius (a real, tiny rule)."""
-
-    card = MethodCard(name="points-spy", description="test", reference="test", view="points",
-                      field_kinds=("udf", "sdf", "occ"), training="none", symmetry="permutation")
-    Config = SpyConfig
-    presets = {p: Preset(config=SpyConfig(), departs="") for p in ("paper", "cpu", "tiny")}
-    seen: dict[str, Any] = {}
-
-    @classmethod
-    def view_options(cls, config: SpyConfig) -> dict[str, Any]:
-        return {"n_points": config.n_points, "resolution": 16}
-
-    def setup(self, info: DataInfo) -> None:
-        self.info = info
-        self.centre = torch.zeros(info.n_classes)
-
-    def fit(self, train: View, val: View, progress=None) -> None:
-        clouds = torch.cat([b.data for b in train.batches(8)])
-        PointsSpy.seen.update(splits=(train.split, val.split), train_clouds=clouds, n_train=len(train), n_val=len(val))
-        radius = clouds.norm(dim=-1).mean(1)
-        self.centre = torch.zeros(self.info.n_classes).index_add_(0, train.labels, radius) / torch.bincount(
-            train.labels, minlength=self.info.n_classes
-        ).clamp(min=1)
-
-    def predict(self, view: View) -> torch.Tensor:
-        radius = torch.cat([b.data.norm(dim=-1).mean(1) for b in view.batches(8)])
-        return -(radius[:, None] - self.centre[None]).abs()
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"centre": self.centre}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.centre = state["centre"]
-
-    def n_parameters(self) -> int:
-        return 0
 
 
 @pytest.fixture
@@ -356,7 +314,7 @@ def test_an_architecture_a_method_cannot_take_fails_before_training_in_one_line(
     def never(*args, **kwargs):
         raise AssertionError("trained a method that cannot take this dataset")
 
-    monkeypatch.setattr("nfbench.weightspace.method.fit_classifier", never)
+    monkeypatch.setattr("nfbench.training.classifier_method.fit_classifier", never)
     code, err = _main(monkeypatch, capsys, "run", "--method", "ng-t", "--preset", "tiny", "--dataset", str(tiny_dataset.root),
                       "--set", "d_attn=5", "--out", str(tmp_path))
     assert code == 2 and len(err.strip().splitlines()) == 1
@@ -365,7 +323,7 @@ def test_an_architecture_a_method_cannot_take_fails_before_training_in_one_line(
     class UdfOnly(METHODS.get("mlp")):
         card = METHODS.get("mlp").card.model_copy(update=dict(field_kinds=("udf",)))
 
-    with pytest.raises(ConfigError, match=r"'mlp' accepts \['udf'\] fields; dataset .* holds 'sdf' fields \(siren 3->16x2->1\)"):
+    with pytest.raises(ConfigError, match=r"'mlp' reads the 'weights' view, which it takes from \['udf'\] fields; dataset .* holds 'sdf' fields \(siren 3->16x2->1\)"):
         check_compatible(UdfOnly, tiny_dataset)
 
 

@@ -5,13 +5,14 @@ from nfbench.api.method import REQUIRED_PRESETS, Method, MethodCard, MethodConfi
 from nfbench.api.metrics import MetricCatalog, MetricSpec, metric_family
 from nfbench.api.registry import Registry, RegistryError, did_you_mean, load_ref
 from nfbench.api.task import OpenView, Task, TaskCard, TaskResult
-from nfbench.api.view import DataInfo, InputMode, View, ViewBatch, ViewName
+from nfbench.api.view import DataInfo, FromParams, InputMode, View, ViewBatch, ViewName
 
 __all__ = [
     "CAPABILITIES",
     "Classifier",
     "DataInfo",
     "Embedder",
+    "FromParams",
     "InputMode",
     "MetricCatalog",
     "MetricSpec",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +22,7 @@ class TaskCard(BaseModel):
     capability: str = Field(description="key of nfbench.api.capabilities.CAPABILITIES the method must offer")
     metrics: tuple[MetricSpec, ...] = Field(min_length=1)
     main_metric: str = Field(description="the metric (with any @k) that ranks leaderboards")
+    needs_training: bool = Field(True, description="False: the task measures the untrained network (timing), so nothing is trained")
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskCard:
@@ -45,8 +45,11 @@ class TaskResult:
     labels: np.ndarray | None = field(default=None, repr=False)
 
 
-OpenView = Callable[[str], View]
-"""``open_view(split)``: the method's view of one split, built only when a task asks."""
+class OpenView(Protocol):
+    """``open_view(split)``: the method's view of one split, built only when a task asks;
+    ``first=n`` opens only the split's first ``n`` items (what a timing task needs)."""
+
+    def __call__(self, split: str, first: int | None = None) -> View: ...
 
 
 class Task(ABC):

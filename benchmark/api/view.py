@@ -12,14 +12,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from nfbench.fields import FieldSpec
+from nfbench.fields import FieldSpec, Params
 
 ViewName = Literal["weights", "weight-graph", "field", "points", "voxels", "renders", "latents"]
 InputMode = Literal["fields", "source"]
@@ -157,6 +157,24 @@ class View(Dataset, ABC):
         """All items in view order, on this process (inference and evaluation)."""
         for chunk in torch.arange(len(self)).split(batch_size):
             yield self.__getitems__(chunk.tolist())
+
+
+@runtime_checkable
+class FromParams(Protocol):
+    """A view computed from the INRs' parameters, the cost an INR-stored dataset pays at inference.
+
+    The time task reads a batch's stored parameters once, then times ``from_params`` (the
+    decode: nothing for ``weights``, a graph for ``weight-graph``, a surface cloud, a grid
+    or renders for the decoded views) apart from the method's network.
+    """
+
+    def params(self, positions: Tensor) -> Params:
+        """The stored parameters of the items at ``positions``."""
+        ...
+
+    def from_params(self, params: Params) -> Any:
+        """This view's data for INRs with ``params``, computed afresh (never from a cache)."""
+        ...
 
 
 def _first(batch: ViewBatch) -> ViewBatch:

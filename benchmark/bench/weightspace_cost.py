@@ -17,7 +17,6 @@ CUDA it is ``max_memory_allocated``.
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import multiprocessing
 import os
@@ -33,6 +32,7 @@ from nfbench.api import DataInfo
 from nfbench.device import resolve_device
 from nfbench.fields import FieldSpec, shared_init
 from nfbench.markdown import markdown_table
+from nfbench.memory import peak_memory
 from nfbench.methods import METHODS
 from nfbench.store.atomic import atomic_write_text
 from nfbench.views.weight_graph import graph_edges, to_graphs
@@ -89,40 +89,15 @@ def _measure(name: str, preset: str, width: int, batch: int, device_name: str, r
     step()  # warm-up: lazy initializations and the allocator's first growth are not the step's
     if memory:
         model.zero_grad(set_to_none=True)  # the step's peak includes its gradients
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            base = torch.cuda.memory_allocated(device)
+        with peak_memory(device) as peak:
             step()
-            peak = torch.cuda.max_memory_allocated(device) - base
-        else:
-            base = _reset_peak_rss()
-            step()
-            peak = _peak_rss() - base
-        return Cost(name, width, method.n_parameters(), math.nan, max(peak, 0) / 2**20)
+        return Cost(name, width, method.n_parameters(), math.nan, float(peak.mb or 0.0))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
     return Cost(name, width, method.n_parameters(), statistics.median(times), math.nan)
-
-
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise OSError(f"/proc/self/status has no {field}")
-
-
-def _reset_peak_rss() -> int:
-    """Reset the kernel's peak-RSS mark to the current RSS (Linux ``clear_refs`` 5); returns that RSS in bytes."""
-    gc.collect()
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status_kb("VmRSS") * 1024
-
-
-def _peak_rss() -> int:
-    return _status_kb("VmHWM") * 1024
 
 
 def _measure_or_fail(args: tuple) -> Cost | str:

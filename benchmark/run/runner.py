@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import torch
 from rich.progress import Progress
 
 from nfbench import __version__
-from nfbench.api import DataInfo, InputMode, Method, MethodConfig, Task, View
+from nfbench.api import DataInfo, InputMode, Method, MethodConfig, OpenView, Task
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fitting.build import package_versions
@@ -63,8 +63,8 @@ def check_compatible(cls: type[Method], data: INRDataset) -> None:
     """Fail before training when the method cannot take this dataset's fields."""
     if data.field_kind not in cls.card.field_kinds:
         raise ConfigError(
-            f"method {cls.card.name!r} accepts {list(cls.card.field_kinds)} fields; dataset {data.meta.name!r} holds "
-            f"{data.field_kind!r} fields ({data.spec.describe()})"
+            f"method {cls.card.name!r} reads the {cls.card.view!r} view, which it takes from {list(cls.card.field_kinds)} "
+            f"fields; dataset {data.meta.name!r} holds {data.field_kind!r} fields ({data.spec.describe()})"
         )
 
 
@@ -119,13 +119,13 @@ class RunSpec:
         )
 
 
-def view_opener(data: INRDataset, spec: RunSpec, device: torch.device, progress: Progress | None) -> Callable[[str], View]:
+def view_opener(data: INRDataset, spec: RunSpec, device: torch.device, progress: Progress | None) -> OpenView:
     cls = spec.cls
     info = data_info(data, spec.input_mode)
     options = cls.view_options(spec.config)
     ctx = ViewContext(data, info, spec.input_mode, device, nfbench_home() / "views", options, progress, spec.train_per_class)
     view_cls = VIEWS.get(cls.card.view)
-    return lambda split: view_cls.open(ctx, split)
+    return lambda split, first=None: view_cls.open(replace(ctx, first=first), split)
 
 
 @dataclass
@@ -135,14 +135,19 @@ class TrainedMethod:
     from_cache: bool
 
 
+def new_method(spec: RunSpec, data: INRDataset, device: torch.device) -> Method:
+    """The method with its networks built for ``data`` (seeded), untrained."""
+    check_compatible(spec.cls, data)
+    method = spec.cls(spec.config, device, spec.seed)
+    method.setup(data_info(data, spec.input_mode))
+    return method
+
+
 def train_or_load(
     spec: RunSpec, data: INRDataset, device: torch.device, progress: Progress | None = None, rerun: bool = False,
     warn: Callable[[str], None] = print,
 ) -> TrainedMethod:
-    cls = spec.cls
-    check_compatible(cls, data)
-    method = cls(spec.config, device, spec.seed)
-    method.setup(data_info(data, spec.input_mode))
+    method = new_method(spec, data, device)
     key = spec.cache_key(data)
     cache = TrainedCache(nfbench_home() / "artifacts")
     cached = None if rerun else cache.load(spec.method, key, device, warn)
@@ -188,7 +193,10 @@ def run_one(
     rerun: bool = False,
 ) -> tuple[ResultRecord, Path | None]:
     task_obj = task_for(spec.cls, task)
-    trained = train_or_load(spec, data, device, progress, rerun)
+    if task_obj.card.needs_training:
+        trained = train_or_load(spec, data, device, progress, rerun)
+    else:  # timing: the untrained network costs what the trained one does
+        trained = TrainedMethod(new_method(spec, data, device), 0.0, False)
     result = task_obj.evaluate(trained.method, view_opener(data, spec, device, progress))
     card = trained.method.card
     record = ResultRecord(

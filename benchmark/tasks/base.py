@@ -16,7 +16,7 @@ def timed_inference(fn: Callable[[], Tensor], n_items: int, device: torch.device
 
     Synchronizes CUDA so asynchronous kernels are counted. The measurement includes reading
     the test items from disk, as a user classifying stored INRs would pay it. A NaN/inf in
-    the output is reported naming the method call, not averaged into a metric.
+    the output is reported naming the method call (``check_finite``).
     """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -25,8 +25,13 @@ def timed_inference(fn: Callable[[], Tensor], n_items: int, device: torch.device
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - start
+    check_finite(out, what)
+    return out.detach().cpu(), 1000.0 * elapsed / max(n_items, 1)
+
+
+def check_finite(out: Tensor, what: str) -> None:
+    """A NaN/inf in a method's output is reported naming the call, not averaged into a metric."""
     bad = ~torch.isfinite(out)
     if bad.any():
         rows = bad.reshape(len(out), -1).any(dim=1).nonzero().flatten()[:5].tolist()
         raise ConfigError(f"{what} returned NaN/inf on the test split (items {rows}...)")
-    return out.detach().cpu(), 1000.0 * elapsed / max(n_items, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +26,13 @@ class SplitReader:
     returns a test item. It pickles without open file handles (DataLoader workers).
     """
 
-    def __init__(self, dataset: INRDataset, split: str, per_class: int | None = None) -> None:
+    def __init__(self, dataset: INRDataset, split: str, per_class: int | None = None, first: int | None = None) -> None:
+        """``per_class``: the first items of each class (learning curves); ``first``: the split's first items (timing)."""
         self._dataset = dataset
         self.split = split
-        self.indices = first_per_class(dataset, dataset.split_indices(split), per_class)
+        self.indices = first_per_class(dataset, dataset.split_indices(split), per_class)[:first]
         self.name = split if per_class is None else f"{split}-first{per_class}"  # names its decoded caches
+        self.name += "" if first is None else f"-head{first}"
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -93,9 +96,10 @@ class ViewContext:
     options: dict[str, Any] = field(default_factory=dict)
     progress: Progress | None = None
     train_per_class: int | None = None  # learning curves: only the first N train items of each class
+    first: int | None = None  # every split: only its first N items (timing)
 
     def reader(self, split: str) -> SplitReader:
-        return SplitReader(self.dataset, split, self.train_per_class if split == "train" else None)
+        return SplitReader(self.dataset, split, self.train_per_class if split == "train" else None, self.first)
 
     def parse_options(self, model: type[OptionsT], view: str) -> OptionsT:
         """The method's view options validated by the view's options class; a bad one is a one-line error."""
@@ -125,3 +129,13 @@ class INRView(View):
             raise ConfigError(f"the {cls.name!r} view reads the INRs themselves; it has no --input {ctx.input_mode} form")
         cls.check(ctx)
         return cls(ctx, ctx.reader(split))
+
+    def params(self, positions: Tensor) -> Params:
+        return self._reader.params(positions)
+
+    @abstractmethod
+    def from_params(self, params: Params) -> Any:
+        """The view's data for a batch of INRs (``FromParams``): ``read`` is this on the stored parameters."""
+
+    def read(self, positions: Tensor) -> Any:
+        return self.from_params(self._reader.params(positions))

@@ -25,6 +25,7 @@ class DecodedView(View):
 
     def __init__(self, ctx: ViewContext, reader: SplitReader, options: BaseModel, decoded: DecodedSplit | None) -> None:
         super().__init__(ctx.info, reader.split, reader.labels)
+        self._ctx = ctx
         self._reader = reader
         self.options = options
         self.decoded = decoded
@@ -64,6 +65,19 @@ class DecodedView(View):
 
     def read_source(self, positions: Tensor) -> Tensor:
         return self._reader.source(positions, [self.source_name])[self.source_name]
+
+    def params(self, positions: Tensor) -> Params:
+        return self._reader.params(positions)
+
+    def from_params(self, params: Params) -> Tensor:
+        """Decode afresh, as the cache did (same settings, seeded), for timing the decode itself."""
+        if self.decoded is None:
+            raise ConfigError(f"the {self.name!r} view reads stored source data with --input source: it decodes nothing")
+        kind = FIELD_KINDS.get(self.info.field_kind)
+        device = next(iter(params.values())).device
+        gen = torch.Generator(device=device).manual_seed(self.settings(kind, self.options).seed)
+        with torch.no_grad():
+            return self.decode(kind, self._ctx, self.options, params, gen)
 
     def read(self, positions: Tensor) -> Tensor:
         return self.decoded.read(positions) if self.decoded is not None else self.read_source(positions)

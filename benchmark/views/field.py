@@ -29,5 +29,5 @@ class FieldView(INRView):
     name = "field"
     description = "each INR as a callable field: coordinates in, raw field values out"
 
-    def read(self, positions: Tensor) -> FieldBatch:
-        return FieldBatch(self.info.spec, self._reader.params(positions))
+    def from_params(self, params: Params) -> FieldBatch:
+        return FieldBatch(self.info.spec, params)

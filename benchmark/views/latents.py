@@ -12,7 +12,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from nfbench.fields import batched_forward
+from nfbench.fields import Params, batched_forward
 from nfbench.fitting.streams import ItemStreams
 from nfbench.hashing import sha256_json
 from nfbench.views.context import INRView, SplitReader, ViewContext
@@ -44,7 +44,14 @@ class LatentsView(INRView):
         return ItemStreams(seeds).uniform(self.options.n_samples, self.info.spec.in_dim) * 2 - 1
 
     def read(self, positions: Tensor) -> dict[str, Tensor]:
-        coords = self._coords(positions)
+        return self._sample(self._reader.params(positions), self._coords(positions))
+
+    def from_params(self, params: Params) -> dict[str, Tensor]:
+        """Samples at the coordinates of the first items (timing: the cost, not which coordinates)."""
+        n = next(iter(params.values())).shape[0]
+        return self._sample(params, self._coords(torch.arange(n)).to(next(iter(params.values())).device))
+
+    def _sample(self, params: Params, coords: Tensor) -> dict[str, Tensor]:
         with torch.no_grad():
-            values = batched_forward(self.info.spec, self._reader.params(positions), coords)
+            values = batched_forward(self.info.spec, params, coords)
         return {"coords": coords, "values": values}

@@ -44,26 +44,30 @@ def to_graphs(spec: FieldSpec, params: Params, edge_index: Tensor, layer_of_node
     """A PyG ``Batch`` of one graph per INR: ``x (V, 1)`` biases (0 for inputs), ``edge_attr (E, 1)`` weights."""
     n_layers = len(layer_sizes(spec)) - 1
     b = params["layers.0.weight"].shape[0]
+    device = params["layers.0.weight"].device  # the graph is built where the weights are (timing on CUDA)
+    edge_index, layer_of_node = edge_index.to(device), layer_of_node.to(device)
     weights = torch.cat([params[f"layers.{i}.weight"].flatten(1) for i in range(n_layers)], dim=1)
     biases = torch.cat([params[f"layers.{i}.bias"] for i in range(n_layers)], dim=1)
     nodes = torch.cat([biases.new_zeros(b, spec.in_dim), biases], dim=1)
     n_nodes, n_edges = nodes.shape[1], edge_index.shape[1]
-    shift = (torch.arange(b) * n_nodes).repeat_interleave(n_edges)
-    ptr = torch.arange(b + 1) * n_nodes
+    graph_of_item = torch.arange(b, device=device)
+    shift = (graph_of_item * n_nodes).repeat_interleave(n_edges)
+    ptr = torch.arange(b + 1, device=device) * n_nodes
     graphs = Batch(
         x=nodes.reshape(-1, 1),
         edge_index=edge_index.repeat(1, b) + shift,
         edge_attr=weights.reshape(-1, 1),
         layer=layer_of_node.repeat(b),
-        batch=torch.arange(b).repeat_interleave(n_nodes),
+        batch=graph_of_item.repeat_interleave(n_nodes),
         ptr=ptr,
     )
     # What Batch.from_data_list would record, so that to_data_list()/get_example() work.
     edge_ptr = torch.arange(b + 1) * n_edges
     zeros = torch.zeros(b, dtype=torch.long)
     graphs._num_graphs = b
-    graphs._slice_dict = {"x": ptr, "edge_index": edge_ptr, "edge_attr": edge_ptr, "layer": ptr}
-    graphs._inc_dict = {"x": zeros, "edge_index": ptr[:-1], "edge_attr": zeros, "layer": zeros}
+    node_ptr = ptr.cpu()  # PyG keeps its slice bookkeeping on the CPU
+    graphs._slice_dict = {"x": node_ptr, "edge_index": edge_ptr, "edge_attr": edge_ptr, "layer": node_ptr}
+    graphs._inc_dict = {"x": zeros, "edge_index": node_ptr[:-1], "edge_attr": zeros, "layer": zeros}
     return graphs
 
 
@@ -98,5 +102,5 @@ class WeightGraphView(INRView):
     def _edges(self) -> tuple[Tensor, Tensor]:
         return graph_edges(self.info.spec)
 
-    def read(self, positions: Tensor) -> Batch:
-        return to_graphs(self.info.spec, self._reader.params(positions), *self._edges)
+    def from_params(self, params: Params) -> Batch:
+        return to_graphs(self.info.spec, params, *self._edges)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from nfbench.fields import Params
 from nfbench.views.context import INRView
 
@@ -12,5 +10,5 @@ class WeightsView(INRView):
     name = "weights"
     description = "per-layer weight and bias tensors of each INR (memory-mapped shards)"
 
-    def read(self, positions: Tensor) -> Params:
-        return self._reader.params(positions)
+    def from_params(self, params: Params) -> Params:
+        return params  # the weights are the data: nothing to decode

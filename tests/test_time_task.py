@@ -1,0 +1,55 @@
+"""The time task: decode and network timed apart, nothing trained, decodes done afresh, source input refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from support import PointsSpy
+
+from nfbench.errors import ConfigError
+from nfbench.paths import nfbench_home
+from nfbench.run.runner import RunSpec, run_one, run_specs
+from nfbench.tasks.time import Time
+from nfbench.views.points import PointsView
+
+CPU = torch.device("cpu")
+
+
+def test_weight_space_method_is_timed_untrained_with_almost_no_decode(tiny_dataset, tmp_path):
+    (spec,) = run_specs("mlp", "tiny", [], [0], "fields")
+    artifacts = nfbench_home() / "artifacts" / "mlp"
+    before = set(artifacts.glob("*")) if artifacts.exists() else set()
+    record, path = run_one(spec, "time", tiny_dataset, CPU, tmp_path)
+    m = record.metrics
+    assert path is not None and record.task == "time" and record.main_metric == "latency_ms"
+    assert record.train_seconds == 0 and (set(artifacts.glob("*")) if artifacts.exists() else set()) == before
+    assert m["network_ms"] > 0 and 0 <= m["decode_ms"] < m["network_ms"]  # the weights are the input
+    assert m["latency_ms"] == pytest.approx(record.inference_ms_per_inr)
+    d = record.details
+    assert d["batch_size"] == min(Time.batch_size, len(tiny_dataset.split_indices("test")))
+    assert d["repeats"] == Time.repeats and d["view"] == "weights"
+    lo, hi = d["iqr_ms"]["latency"]
+    assert lo <= hi
+
+
+def test_decoded_view_is_decoded_afresh_on_every_pass(tiny_dataset, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    decode = PointsView.decode.__func__
+
+    def counting(cls, *args, **kwargs):
+        calls["n"] += 1
+        return decode(cls, *args, **kwargs)
+
+    monkeypatch.setattr(PointsView, "decode", classmethod(counting))
+    spec = RunSpec(PointsSpy, "tiny", PointsSpy.presets["tiny"].config, 0)
+    record, _ = run_one(spec, "time", tiny_dataset, CPU, tmp_path)
+    n_test = min(Time.batch_size, len(tiny_dataset.split_indices("test")))
+    cached_opening = -(-n_test // 16)  # the view's first opening decodes its items into the cache, 16 a chunk
+    assert calls["n"] == cached_opening + Time.warmup + 1 + Time.repeats
+    assert record.metrics["decode_ms"] > 0 and record.details["view_options"]["n_points"] == spec.config.n_points
+
+
+def test_source_input_has_no_decode_to_time(tiny_dataset, tmp_path):
+    spec = RunSpec(PointsSpy, "tiny", PointsSpy.presets["tiny"].config, 0, "source")
+    with pytest.raises(ConfigError, match="--input source: it decodes nothing"):
+        run_one(spec, "time", tiny_dataset, CPU, tmp_path)
