@@ -126,3 +126,30 @@ def tsne_plot(embeddings: Embeddings, path: Path, title: str, max_points: int = 
         ncol = 1 if len(embeddings.class_names) <= 20 else 2
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=6, ncol=ncol, frameon=False, markerscale=1.5)
         return _save(fig, path)
+
+
+def timing_plot(curves: list[Curve], flat: list[Curve], path: Path, title: str) -> Path:
+    """Latency against decode resolution (log-log): solid lines with decode, dashed ``(network only)``
+    lines without it, and horizontal lines for methods that decode nothing (weight-space)."""
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(6.4, 4.4))
+        ax = fig.add_subplot()
+        colors = matplotlib.colormaps["tab10"].colors
+        color_of: dict[str, tuple[float, ...]] = {}
+        for c in [*curves, *flat]:
+            base = c.label.removesuffix(" (network only)")
+            color_of.setdefault(base, colors[len(color_of) % len(colors)])
+        for c in curves:
+            dashed = c.label.endswith(" (network only)")
+            ax.plot(c.x, c.y, "--" if dashed else "-o", color=color_of[c.label.removesuffix(" (network only)")], label=c.label)
+        for c in flat:
+            ax.axhline(c.y[0], color=color_of[c.label], linestyle=":", label=f"{c.label} (no decode)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("decode resolution (points per cloud, cells per grid side or pixels per image side; log)")
+        ax.set_ylabel("ms per INR (log)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if curves or flat:
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+        return _save(fig, path)

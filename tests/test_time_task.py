@@ -53,3 +53,35 @@ def test_source_input_has_no_decode_to_time(tiny_dataset, tmp_path):
     spec = RunSpec(PointsSpy, "tiny", PointsSpy.presets["tiny"].config, 0, "source")
     with pytest.raises(ConfigError, match="--input source: it decodes nothing"):
         run_one(spec, "time", tiny_dataset, CPU, tmp_path)
+
+
+def test_time_command_writes_records_and_the_timing_page(tiny_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from nfbench.cli.app import app
+
+    records, board = tmp_path / "records", tmp_path / "lb"
+    result = CliRunner().invoke(app, ["time", "--methods", "mlp,stats", "--resolutions", "64,128", "--preset", "tiny",
+                                      "--dataset", str(tiny_dataset.root), "--out", str(records)])
+    assert result.exit_code == 0, result.output
+    assert "decode ms" in result.output
+    written = sorted(p.name for p in records.glob("procshapes/*/time/*.json"))
+    assert written == ["mlp.tiny.seed0.json", "stats.tiny.seed0.json"]  # no resolution to vary: timed once each
+    assert CliRunner().invoke(app, ["leaderboard", "build", "--records", str(records), "--out", str(board)]).exit_code == 0
+    page = (board / "timing.md").read_text()
+    assert "| mlp | weights | – |" in page and "| stats | weights | – |" in page
+    assert "(timing.md)" in (board / "README.md").read_text()
+    assert len(list((board / "plots").glob("timing.*.png"))) == 1
+    assert not list((board / "plots").glob("*.time.*latency*.png"))  # no latency-against-latency plot
+
+
+def test_time_command_rejects_bad_lists_before_any_work(monkeypatch, capsys, isolated_home):
+    from nfbench.cli.app import main
+
+    for args, expected in ((["--methods", "mlp", "--resolutions", "2k"], "comma-separated integers"),
+                           (["--methods", "pointnett"], "did you mean")):
+        monkeypatch.setattr("sys.argv", ["nfbench", "time", *args])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        assert exc.value.code == 2 and expected in capsys.readouterr().err
+    assert not (isolated_home / "datasets" / "procshapes").exists()

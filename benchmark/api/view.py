@@ -99,6 +99,9 @@ class View(Dataset, ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    resolution_option: ClassVar[str | None] = None
+    """The view option that sets how finely a field is decoded (points, grid cells, pixels), if any:
+    the x axis of the timing page."""
 
     def __init__(self, info: DataInfo, split: str, labels: Tensor) -> None:
         self.info = info

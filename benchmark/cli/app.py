@@ -24,12 +24,13 @@ _DISK_FULL = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if 
 
 
 def _register() -> None:
-    from nfbench.cli import data, leaderboard, listing, plugin, run
+    from nfbench.cli import data, leaderboard, listing, plugin, run, time
 
     app.add_typer(data.app, name="data", help="Build, inspect and verify INR datasets.")
     app.add_typer(leaderboard.app, name="leaderboard", help="Leaderboards from result records.")
     app.add_typer(plugin.app, name="plugin", help="Check a method plugin before submitting it.")
     app.command("run")(run.run)
+    app.command("time")(time.time_methods)
     app.command("list")(listing.list_entries)
 
 

@@ -104,6 +104,7 @@ class Time(Task):
             "repeats": self.repeats,
             "view": view.name,
             "view_options": options.model_dump(mode="json") if options is not None else {},
+            "resolution": None if view.resolution_option is None else getattr(options, view.resolution_option),
             "iqr_ms": {
                 "latency": [round(q, 6) for q in _quartiles(total)[::2]],
                 "decode": [round(q, 6) for q in _quartiles(decode)[::2]],

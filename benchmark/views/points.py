@@ -26,6 +26,7 @@ class PointsView(DecodedView):
     name = "points"
     description = "(n_points, 3) surface cloud per INR, decoded from the field and cached"
     Options = PointsOptions
+    resolution_option = "n_points"
     source_name = "points"
 
     @classmethod

@@ -23,6 +23,7 @@ class VoxelsView(DecodedView):
     name = "voxels"
     description = "(R, R, R) occupancy grid per INR (uint8), decoded from the field and cached"
     Options = VoxelOptions
+    resolution_option = "resolution"
     source_name = "voxels"
 
     @classmethod
