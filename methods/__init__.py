@@ -25,5 +25,11 @@ for _name, _ref in {
     "ng-gnn": "nfbench.methods.neural_graphs:NGGNN",
     "ng-t": "nfbench.methods.neural_graphs:NGT",
     "scalegmn": "nfbench.methods.scalegmn:ScaleGMN",
+    "resnet-sv": "nfbench.methods.resnet_views:ResNetSV",
+    "resnet-mv": "nfbench.methods.resnet_views:ResNetMV",
+    "pointnet": "nfbench.methods.pointnet:PointNet",
+    "pointnet2": "nfbench.methods.pointnet2:PointNet2",
+    "dgcnn": "nfbench.methods.dgcnn:DGCNN",
+    "conv3d": "nfbench.methods.conv3d:Conv3D",
 }.items():
     METHODS.register_lazy(_name, _ref)

@@ -75,6 +75,35 @@ def test_time_command_writes_records_and_the_timing_page(tiny_dataset, tmp_path)
     assert not list((board / "plots").glob("*.time.*latency*.png"))  # no latency-against-latency plot
 
 
+def test_time_command_varies_the_resolution_of_methods_that_decode(tiny_dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from nfbench.cli.app import app
+    from nfbench.records import load_records
+
+    records = tmp_path / "records"
+    result = CliRunner().invoke(app, ["time", "--methods", "conv3d,mlp", "--resolutions", "12,16", "--preset", "tiny",
+                                      "--dataset", str(tiny_dataset.root), "--out", str(records)])
+    assert result.exit_code == 0, result.output
+    timed = {(r.method, r.details["resolution"]): r for r in load_records(records)}
+    assert set(timed) == {("conv3d", 12), ("conv3d", 16), ("mlp", None)}
+    assert timed[("conv3d", 16)].config["resolution"] == 16 and timed[("conv3d", 16)].method_preset.startswith("tiny+")
+    assert all(timed[("conv3d", r)].metrics["decode_ms"] > 0 for r in (12, 16))
+
+
+def test_a_resolution_field_must_name_a_config_field():
+    from nfbench.api.method import validate_method_class
+    from nfbench.methods import METHODS
+
+    validate_method_class("resnet-mv", METHODS.get("resnet-mv"))  # a nested key: render.size
+
+    class Misnamed(METHODS.get("conv3d")):
+        resolution_field = "render.size"
+
+    with pytest.raises(ValueError, match="resolution_field 'render.size' is not a field of Conv3DConfig"):
+        validate_method_class("conv3d", Misnamed)
+
+
 def test_time_command_rejects_bad_lists_before_any_work(monkeypatch, capsys, isolated_home):
     from nfbench.cli.app import main
 

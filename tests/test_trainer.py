@@ -19,6 +19,7 @@ from nfbench.api.view import DataInfo, View, ViewBatch
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import FieldSpec
 from nfbench.training import (
+    AuxiliaryLoss,
     EpochReport,
     Trainer,
     TrainerConfig,
@@ -26,9 +27,11 @@ from nfbench.training import (
     bn_mlp,
     distributed,
     one_cycle,
+    take_auxiliary_loss,
     to_device,
 )
 from nfbench.training.distributed import EpochRandomSampler, ShardSampler, sampler_for
+from nfbench.training.supervised import fit_classifier
 
 CPU = torch.device("cpu")
 
@@ -226,6 +229,30 @@ def test_to_device_moves_nested_batches_and_leaves_the_rest():
     batch = {"x": torch.ones(2), "pair": (torch.zeros(1), "name"), "n": 3}
     moved = to_device(batch, CPU)
     assert moved["pair"][1] == "name" and moved["n"] == 3 and torch.equal(moved["x"], batch["x"])
+
+
+class Penalized(AuxiliaryLoss):
+    """The blob classifier plus a loss term on a parameter the logits do not depend on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = make_model()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.add_loss(100 * self.scale.square())
+        return self.net(x)
+
+
+def test_the_classifier_recipe_adds_auxiliary_losses_of_training_forwards_only():
+    model = Penalized()
+    model.add_loss(torch.tensor(1e6))  # left by a training forward outside the recipe: no batch's loss
+    history = fit_classifier(
+        model, Blobs(40, 1), Blobs(16, 2), TrainerConfig(epochs=1, lr=1e-2), batch_size=8, eval_batch_size=16, device=CPU
+    )
+    assert 50 < history["classifier_train_loss"][0] < 200  # cross-entropy (< 1) plus 100 * scale^2
+    assert float(model.scale) < 1  # its only gradient comes from the auxiliary term
+    assert take_auxiliary_loss(model) == 0.0  # taken after every batch, and validation (eval mode) adds none
 
 
 # --------------------------------------------------------------------------- rank helpers on one process

@@ -108,11 +108,40 @@ def test_voxels_view_decodes_a_grid(tiny_dataset, tmp_path):
     assert grids.shape == (2, 8, 8, 8) and grids.dtype == torch.uint8
 
 
+def test_renders_view_renders_each_inr_once_and_caches_it(tiny_dataset, tmp_path, monkeypatch):
+    renders = VIEWS.get("renders")
+    ctx = context(tiny_dataset, tmp_path, n_views=2, size=16, max_steps=24)
+    first = renders.open(ctx, "val")
+    images = first.read(torch.arange(len(first)))
+    assert images.shape == (len(first), 2, 1, 16, 16) and images.dtype == torch.float32
+    assert images.min() >= 0 and images.max() <= 1
+    assert bool((images.flatten(1) > 0).any(dim=1).all())  # every INR shows a surface
+    assert bool((images[..., 0, 0] == 0).all())  # the corners look past the unit sphere: background
+    assert len(first.decoded.decode_seconds) == len(first)
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("a cached view was decoded again")
+
+    monkeypatch.setattr(type(tiny_dataset), "read_params", no_decode)
+    again = renders.open(ctx, "val")
+    assert torch.equal(again.read(torch.arange(len(again))), images)
+
+
+def test_renders_view_refuses_fields_without_a_surface_before_decoding(tiny_dataset, tmp_path):
+    ctx = context(tiny_dataset, tmp_path, n_views=1, size=16)
+    images = ViewContext(tiny_dataset, ctx.info.model_copy(update={"field_kind": "image"}), "fields", CPU, tmp_path / "views", {})
+    with pytest.raises(ConfigError, match="^the 'renders' view cannot render image fields: images are 2-D intensity fields$"):
+        VIEWS.get("renders").open(images, "train")
+    assert not (tmp_path / "views").exists()
+    with pytest.raises(ConfigError, match="size"):
+        VIEWS.get("renders").open(context(tiny_dataset, tmp_path, size=2), "train")
+
+
 def test_views_refuse_input_modes_they_have_no_form_for(tiny_dataset, tmp_path):
     for name in ("weights", "weight-graph", "field", "latents"):
         with pytest.raises(ConfigError, match="--input source"):
             VIEWS.get(name).open(context(tiny_dataset, tmp_path, input_mode="source"), "train")
-    with pytest.raises(ConfigError, match="renderer"):
-        VIEWS.get("renders").open(context(tiny_dataset, tmp_path), "train")
+    with pytest.raises(ConfigError, match="stores no source 'renders'"):
+        VIEWS.get("renders").open(context(tiny_dataset, tmp_path, input_mode="source"), "train")
     with pytest.raises(ConfigError, match="n_points"):
         VIEWS.get("points").open(context(tiny_dataset, tmp_path, n_points=0), "train")

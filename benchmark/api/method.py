@@ -58,6 +58,10 @@ class Method(ABC):
     Config: ClassVar[type[MethodConfig]]
     presets: ClassVar[dict[str, Preset]]
     default_preset: ClassVar[str] = "cpu"
+    resolution_field: ClassVar[str | None] = None
+    """Dotted config key (as for ``--set``) that sets how finely the method's view decodes a field:
+    points per cloud, grid cells or pixels per side. ``nfbench time --resolutions`` varies it; None
+    for methods that read the weights and decode nothing."""
 
     def __init__(self, config: MethodConfig, device: torch.device, seed: int) -> None:
         if not isinstance(config, self.Config):
@@ -129,3 +133,11 @@ def validate_method_class(name: str, cls: Any) -> None:
         config_cls.model_validate(preset.config.model_dump())  # re-validates field constraints
     if cls.default_preset not in presets:
         raise ValueError(f"default_preset {cls.default_preset!r} is not among the presets {sorted(presets)}")
+    key = cls.resolution_field
+    if key is not None:
+        model: Any = config_cls
+        for part in key.split("."):
+            field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+            if field is None:
+                raise ValueError(f"resolution_field {key!r} is not a field of {config_cls.__name__}")
+            model = field.annotation

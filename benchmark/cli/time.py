@@ -1,8 +1,8 @@
 """``nfbench time``: the time task for several methods and decode resolutions in one go.
 
-Methods whose config has a ``resolution`` field (the discrete baselines: points per cloud,
-cells per grid side, pixels per image side) are timed at each ``--resolutions`` value, as
-``--set resolution=R``; the others (weight-space methods) decode nothing and are timed once.
+Methods with a ``resolution_field`` (the discrete baselines: points per cloud, cells per
+grid side, pixels per image side) are timed at each ``--resolutions`` value, as ``--set
+<resolution_field>=R``; the others (weight-space methods) decode nothing and are timed once.
 Nothing is trained; each measurement writes a ``time`` record, and ``nfbench leaderboard
 build`` turns them into ``leaderboards/timing.md``.
 """
@@ -52,9 +52,9 @@ def time_methods(
             raise ConfigError(f"--resolutions {resolutions!r}: expected comma-separated integers") from exc
     specs = []
     for name in _csv(methods, "methods"):  # bad names, presets and resolutions fail before any work
-        scalable = "resolution" in method_class(name).Config.model_fields
-        for level in levels if scalable else [None]:
-            overrides = [] if level is None else [f"resolution={level}"]
+        key = method_class(name).resolution_field
+        for level in levels if key is not None else [None]:
+            overrides = [] if level is None else [f"{key}={level}"]
             specs += run_specs(name, preset, overrides, [seed], "fields")
         task_for(specs[-1].cls, "time")
     dev = resolve_device(device)

@@ -94,6 +94,27 @@ def evaluate(fn: FieldFn, x: Tensor, out_dim: int, max_queries: int = DEFAULT_MA
     return out
 
 
+def value_and_grad(fn: FieldFn, x: Tensor, max_queries: int = DEFAULT_MAX_QUERIES) -> tuple[Tensor, Tensor]:
+    """A scalar field ``(B, N)`` and its gradient in the queries ``(B, N, d)`` at ``x (B, N, d)``, in chunks.
+
+    Autograd is switched on here, so callers may run under ``torch.no_grad`` (decoders do).
+    Raises on non-finite values or gradients.
+    """
+    values, grads = [], []
+    for s in query_chunks(*x.shape[:2], max_queries):
+        xc = x[:, s].detach().requires_grad_(True)
+        with torch.enable_grad():
+            value = call_field(fn, xc, 1)[..., 0]
+            # A field that ignores its input (constant) has no graph back to x: zero gradient.
+            grad = torch.autograd.grad(value.sum(), xc, allow_unused=True)[0] if value.requires_grad else None
+        values.append(value.detach())
+        grads.append(torch.zeros_like(xc) if grad is None else grad)
+    value, grad = torch.cat(values, dim=1), torch.cat(grads, dim=1)
+    require_finite(value, "field output")
+    require_finite(grad, "field gradient")
+    return value, grad
+
+
 def grid_centres(resolution: int, device: torch.device, dtype: torch.dtype = torch.float32) -> Tensor:
     """Voxel centres ``-1 + (2i + 1) / R`` as ``(R^3, 3)``; ``reshape(R, R, R)`` indexes ``[x, y, z]``."""
     c = (2 * torch.arange(resolution, device=device, dtype=dtype) + 1) / resolution - 1

@@ -20,38 +20,20 @@ from nfbench.decode.common import (
     DEFAULT_MAX_QUERIES,
     Draws,
     RandomSource,
-    call_field,
     check_count,
     evaluate,
-    query_chunks,
     query_device,
+    value_and_grad,
 )
-from nfbench.metrics import require_finite
 
 DistanceFn = Callable[[Tensor], Tensor]
 """Batched distance field: queries ``(B, N, 3)`` -> distances to the surface ``(B, N, 1)``, differentiable in the queries."""
 
 
-def _distance_and_grad(fn: DistanceFn, x: Tensor, max_queries: int) -> tuple[Tensor, Tensor]:
-    dists, grads = [], []
-    for s in query_chunks(*x.shape[:2], max_queries):
-        xc = x[:, s].detach().requires_grad_(True)
-        with torch.enable_grad():
-            dist = call_field(fn, xc, 1)[..., 0]
-            # A field that ignores its input (constant) has no graph back to x: zero gradient.
-            grad = torch.autograd.grad(dist.sum(), xc, allow_unused=True)[0] if dist.requires_grad else None
-        dists.append(dist.detach())
-        grads.append(torch.zeros_like(xc) if grad is None else grad)
-    dist, grad = torch.cat(dists, dim=1), torch.cat(grads, dim=1)
-    require_finite(dist, "field output")
-    require_finite(grad, "field gradient")
-    return dist, grad
-
-
 def _project(fn: DistanceFn, x: Tensor, n_iters: int, max_queries: int) -> tuple[Tensor, Tensor]:
     """``n_iters`` projection steps; returns the points and their predicted distance."""
     for _ in range(n_iters):
-        dist, grad = _distance_and_grad(fn, x, max_queries)
+        dist, grad = value_and_grad(fn, x, max_queries)
         x = (x - dist.unsqueeze(-1) * F.normalize(grad, dim=-1)).clamp(-1, 1)
     return x, evaluate(fn, x, 1, max_queries)[..., 0]
 

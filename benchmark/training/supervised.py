@@ -4,7 +4,9 @@ Cross-entropy on the train view, AdamW with a OneCycle schedule (nf2vec's classi
 recipe), a seeded shuffle, and selection of the epoch with the best val accuracy, all
 through the shared ``Trainer`` (so AMP, resume and DDP come with it). A method may add a
 training-batch transform (nf2vec's same-class mixing); validation and prediction never
-see it, so what is selected and reported is the plain model on plain inputs.
+see it, so what is selected and reported is the plain model on plain inputs. A model may
+add loss terms from inside its forward (``AuxiliaryLoss``, e.g. PointNet's transform
+regularizer); they join the cross-entropy of the batch whose forward recorded them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch.nn import functional as F
 
 from nfbench.api.view import View, ViewBatch
 from nfbench.training.evaluation import accuracy_of
+from nfbench.training.layers import take_auxiliary_loss
 from nfbench.training.trainer import Trainer, TrainerConfig, one_cycle
 
 
@@ -44,7 +47,9 @@ def fit_classifier(
     def loss(net: nn.Module, batch: ViewBatch) -> torch.Tensor:
         if augment is not None:
             batch = augment(batch)
-        return F.cross_entropy(net(batch.data), batch.labels)
+        take_auxiliary_loss(net)  # drop terms of a training-mode forward outside this loop: they belong to no batch
+        logits = net(batch.data)
+        return F.cross_entropy(logits, batch.labels) + take_auxiliary_loss(net)
 
     trainer = Trainer(
         config,

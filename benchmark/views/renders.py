@@ -1,30 +1,56 @@
-"""``renders``: K images per INR rendered from the field (the input of single- and multi-view CNNs).
+"""``renders``: K shaded images per INR from a fixed camera ring (the input of single- and multi-view CNNs).
 
-Items are ``(K, C, H, W)`` float tensors in [0, 1], views on a fixed camera ring around
-the unit sphere. The renderer (sphere tracing of sdf/udf fields, ray marching of occ and
-NeRF fields) arrives with the ResNet baselines; until then opening this view is a clear
-error rather than a silent fallback to some other input.
+Items are ``(K, 1, H, W)`` float32 tensors in [0, 1]: grey Lambert shading of the field's
+surface, background 0, from the cameras that ``nfbench.decode.render`` describes (a ring
+around the up axis at 30 degrees elevation, 2.5 units out, 50-degree field of view, by
+default). Each field kind says how it is rendered (sphere tracing of the decoded distance
+for sdf and udf, marching to the decision threshold for occ); kinds without a surface
+(images) are refused before anything is decoded. Renders are decoded once per dataset
+and render settings, and cached like points and voxels. Datasets store no renders, so
+there is no ``--input source`` form.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-from nfbench.api.view import View
+from nfbench.decode import field_fn
+from nfbench.decode.render import RenderSettings
 from nfbench.errors import ConfigError
+from nfbench.fields import Params
+from nfbench.fields.kinds import FIELD_KINDS, FieldKind
+from nfbench.views.cache import DecodeSettings
 from nfbench.views.context import ViewContext
+from nfbench.views.decoded import DecodedView
 
 
-class RendersView(View):
+class RenderDecodeSettings(DecodeSettings):
+    """The cache key of renders: the generic settings plus the cameras and the marching."""
+
+    render: RenderSettings
+
+
+class RendersView(DecodedView):
     name = "renders"
-    description = "(K, C, H, W) renders of each INR from a fixed camera ring (renderer: with the ResNet baselines)"
+    description = "(K, 1, H, W) shaded renders in [0, 1] of each INR from a fixed camera ring, decoded from the field and cached"
+    Options = RenderSettings
+    resolution_option = "size"
+    source_name = "renders"
 
     @classmethod
-    def open(cls, ctx: ViewContext, split: str) -> RendersView:
-        raise ConfigError(
-            f"the {cls.name!r} view needs the field renderer, which ships with the ResNet single/multi-view baselines; "
-            "no registered method can read it yet"
-        )
+    def open(cls, ctx: ViewContext, split: str) -> DecodedView:
+        """Refuses fields without a surface before any decoding (or cache folder) happens."""
+        kind = FIELD_KINDS.get(ctx.info.field_kind)
+        if ctx.input_mode == "fields" and kind.no_surface:
+            raise ConfigError(f"the {cls.name!r} view cannot render {kind.name} fields: {kind.no_surface}")
+        return super().open(ctx, split)
 
-    def read(self, positions: Tensor) -> Tensor:
-        raise ConfigError(f"the {self.name!r} view cannot be read before its renderer exists")
+    @classmethod
+    def settings(cls, kind: FieldKind, options: RenderSettings) -> DecodeSettings:  # type: ignore[override]
+        return RenderDecodeSettings(view=cls.name, field_kind=kind.name, render=options)
+
+    @classmethod
+    def decode(cls, kind: FieldKind, ctx: ViewContext, options: RenderSettings, params: Params, gen: torch.Generator) -> Tensor:  # type: ignore[override]
+        batch = next(iter(params.values())).shape[0]
+        return kind.decode_renders(field_fn(ctx.info.spec, params), batch, options, device=ctx.device)

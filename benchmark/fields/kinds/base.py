@@ -25,6 +25,7 @@ from nfbench.decode.common import DEFAULT_MAX_QUERIES
 if TYPE_CHECKING:
     from nfbench.datasets.base import Shape
     from nfbench.decode.common import FieldFn, RandomSource
+    from nfbench.decode.render import RenderSettings
     from nfbench.targets.config import SamplingConfig
     from nfbench.targets.geometry import Source
     from nfbench.targets.supervision import Supervision
@@ -142,6 +143,19 @@ class FieldKind(ABC):
         """Solid occupancy grids ``(B, R, R, R)`` bool indexed ``[b, x, y, z]``; by default a ``ValueError``
         for kinds without an inside (``no_inside``)."""
         raise ValueError(f"{self.name} fields have no inside to voxelize: {self.no_inside}")
+
+    def decode_renders(
+        self,
+        fn: FieldFn,
+        batch: int,
+        settings: RenderSettings,
+        *,
+        device: torch.device | str | None = None,
+        max_queries: int = DEFAULT_MAX_QUERIES,
+    ) -> Tensor:
+        """Shaded images ``(B, K, 1, H, W)`` in [0, 1] of the surface from the camera ring of ``settings``
+        (``nfbench.decode.render``); by default a ``ValueError`` for kinds without a surface (``no_surface``)."""
+        raise ValueError(f"{self.name} fields have no surface to render: {self.no_surface}")
 
     @staticmethod
     def check_reference(reference: Tensor, batch: int, shape: str, ndim: int) -> None:

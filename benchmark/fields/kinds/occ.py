@@ -2,7 +2,8 @@
 
 Targets are 1 inside and 0 outside at every voxel centre ``-1 + (2i + 1)/R`` of
 ``[-1, 1]^3`` (C order over x, y, z, so ``targets.reshape(R, R, R)`` is the grid), fitted
-with a focal loss (alpha 0.1, gamma 3) whose decision threshold is 0.4 (inr2vec).
+with a focal loss (alpha 0.1, gamma 3) whose decision threshold is 0.4 (inr2vec). An
+occupancy gives no distance to sphere-trace, so renders march each ray to the threshold.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import Tensor
 from nfbench.api.metrics import MetricSpec
 from nfbench.datasets.base import Shape
 from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, RandomSource, evaluate_grid, query_device
+from nfbench.decode.render import RenderSettings, render_level
 from nfbench.decode.voxels import occupancy_cloud
 from nfbench.errors import DataError
 from nfbench.fields.kinds.surface import SurfaceKind, logit
@@ -131,6 +133,18 @@ class OccKind(SurfaceKind):
         """Centres of surface voxels of the thresholded ``resolution^3`` grid."""
         logits = evaluate_grid(fn, batch, resolution, query_device(device), max_queries)
         return occupancy_cloud(logits, self._occupied(logits), logit(self.surface_level), n_points, generator)
+
+    def decode_renders(
+        self,
+        fn: FieldFn,
+        batch: int,
+        settings: RenderSettings,
+        *,
+        device: torch.device | str | None = None,
+        max_queries: int = DEFAULT_MAX_QUERIES,
+    ) -> Tensor:
+        """Fixed-step marching to the first point above the decision threshold, refined by bisection."""
+        return render_level(fn, logit(self.surface_level), batch, settings, device=device, max_queries=max_queries)
 
 
 OCC = OccKind()

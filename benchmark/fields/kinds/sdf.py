@@ -2,7 +2,8 @@
 
 Target ``(clip(s, -0.1, 0.1) + 0.1) / 0.2``: the surface is target 0.5, i.e. logit 0, with
 the inside below it; BCE-with-logits (inr2vec). The sign comes from the inside test named by
-the sampling config (``nfbench.targets.inside``). Decoded by marching cubes at logit 0.
+the sampling config (``nfbench.targets.inside``). Decoded by marching cubes at logit 0, and
+rendered by sphere tracing the decoded (clipped) distance.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import Tensor
 from nfbench.datasets.base import Shape
 from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, RandomSource, evaluate_grid, query_device
 from nfbench.decode.level_set import level_set_cloud
+from nfbench.decode.render import RenderSettings, render_distance
 from nfbench.fields.kinds.surface import SurfaceKind, logit
 from nfbench.targets import SamplingConfig, Supervision, finish_supervision, mesh_draw, mesh_oracle, sample_queries
 from nfbench.targets.geometry import Source
@@ -24,6 +26,11 @@ SDF_CLIP = 0.1
 
 def sdf_target(signed: np.ndarray) -> np.ndarray:
     return (np.clip(signed, -SDF_CLIP, SDF_CLIP) + SDF_CLIP) / (2 * SDF_CLIP)
+
+
+def logits_to_sdf(logits: Tensor) -> Tensor:
+    """Invert the fitting target: ``sdf = 2 * SDF_CLIP * sigmoid(logit) - SDF_CLIP``, within the clip."""
+    return 2 * SDF_CLIP * torch.sigmoid(logits) - SDF_CLIP
 
 
 class SdfKind(SurfaceKind):
@@ -63,6 +70,18 @@ class SdfKind(SurfaceKind):
     ) -> Tensor:
         """Inside where the logit is below 0 (a negative signed distance) at voxel centres."""
         return evaluate_grid(fn, batch, resolution, query_device(device), max_queries) < logit(self.surface_level)
+
+    def decode_renders(
+        self,
+        fn: FieldFn,
+        batch: int,
+        settings: RenderSettings,
+        *,
+        device: torch.device | str | None = None,
+        max_queries: int = DEFAULT_MAX_QUERIES,
+    ) -> Tensor:
+        """Sphere tracing of the decoded signed distance (steps of at most the clip, 0.1)."""
+        return render_distance(lambda x: logits_to_sdf(fn(x)), batch, settings, device=device, max_queries=max_queries)
 
 
 SDF = SdfKind()

@@ -2,7 +2,8 @@
 
 Target ``1 - clip(d, 0, 0.1) / 0.1`` with ``d`` the distance to the surface (1-NN to the
 cloud, or the exact point-to-triangle distance for a mesh): 1 on the surface, BCE-with-logits
-(inr2vec). Decoded by projecting points along the gradient of the decoded distance.
+(inr2vec). Decoded by projecting points along the gradient of the decoded distance, and
+rendered by sphere tracing it down to the hit distance (it never changes sign).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from torch import Tensor
 from nfbench.datasets.base import Shape
 from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, RandomSource
 from nfbench.decode.projection import distance_to_cloud
+from nfbench.decode.render import RenderSettings, render_distance
 from nfbench.errors import DataError
 from nfbench.fields.kinds.surface import SurfaceKind
 from nfbench.targets import SamplingConfig, Supervision, cloud_draw, finish_supervision, mesh_draw, mesh_oracle, sample_queries
@@ -75,6 +77,18 @@ class UdfKind(SurfaceKind):
         return distance_to_cloud(
             lambda x: logits_to_udf(fn(x)), batch, n_points, device=device, generator=generator, max_queries=max_queries
         )
+
+    def decode_renders(
+        self,
+        fn: FieldFn,
+        batch: int,
+        settings: RenderSettings,
+        *,
+        device: torch.device | str | None = None,
+        max_queries: int = DEFAULT_MAX_QUERIES,
+    ) -> Tensor:
+        """Sphere tracing of the decoded distance until it drops below ``settings.hit_distance``."""
+        return render_distance(lambda x: logits_to_udf(fn(x)), batch, settings, device=device, max_queries=max_queries)
 
 
 UDF = UdfKind()
