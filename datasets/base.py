@@ -37,6 +37,9 @@ class DatasetCard(BaseModel):
     default_preset: str
     needs_root: bool
     layout: str = ""
+    up_axis: Literal["x", "y", "z"] | None = Field(
+        None, description="the axis the shapes stand along (rotation augmentations, camera rings); None: 2-D or unverified"
+    )
 
     @model_validator(mode="after")
     def _default_is_supported(self) -> DatasetCard:

@@ -148,6 +148,7 @@ class ModelNet40(ClassFolderDataset):
         classes=40,
         field_kinds=("udf", "sdf", "occ"),
         default_field="udf",
+        up_axis="z",  # measured on the HDF5 clouds: bottles are tallest along z
         default_preset="cpu",
         needs_root=True,
         layout=f"either {_H5_LAYOUT}; or {_off_layout('ModelNet40')}. <root> may also be the folder holding the HDF5 folder",
@@ -188,6 +189,7 @@ class ModelNet10(ClassFolderDataset):
         classes=10,
         field_kinds=("sdf", "udf", "occ"),
         default_field="sdf",
+        up_axis="z",
         default_preset="cpu",
         needs_root=True,
         layout=_off_layout("ModelNet10"),

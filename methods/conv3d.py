@@ -5,27 +5,27 @@ The nf2vec paper's voxel baseline (its "Conv3DNet"). Two 3D convolutions (32 fil
 layer, with leaky ReLUs (slope 0.1) and VoxNet's dropouts (0.2, 0.3, 0.4). The grid comes
 from the ``voxels`` view: occ fields thresholded at 0.5, sdf fields at their zero level;
 ``resolution`` sets its cells per side (VoxNet: 32) and the hidden layer's input follows it.
-Training batches are rotated about the up axis by a random angle (VoxNet trains on 12
-rotations of each shape), resampled nearest-neighbour so the grid stays binary, and
-mirrored across a vertical plane with probability 1/2.
+Training batches are rotated about the up axis (the dataset card's, unless the config
+names one) by a random angle (VoxNet trains on 12 rotations of each shape), resampled
+nearest-neighbour so the grid stays binary, and mirrored across a vertical plane with
+probability 1/2.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from nfbench.api import DataInfo, MethodCard, Preset
+from nfbench.api import Axis, DataInfo, MethodCard, Preset
 from nfbench.api.view import ViewBatch
 from nfbench.training.classifier_method import ClassifierConfig, ClassifierMethod
 
-Axis = Literal["x", "y", "z"]
 _AXES = {"x": 0, "y": 1, "z": 2}
 
 
@@ -36,7 +36,7 @@ class Conv3DConfig(ClassifierConfig):
     dropout: tuple[float, float, float] = Field((0.2, 0.3, 0.4), description="after conv1, after the pool, after the hidden layer")
     rotate: bool = Field(True, description="train on random rotations about the up axis")
     flip: bool = Field(True, description="train on random mirror images across a vertical plane")
-    up_axis: Axis = Field("y", description="the shapes' up axis (ModelNet40 clouds: y)")
+    up_axis: Axis | None = Field(None, description="the axis rotations turn about; None: the dataset card's")
 
 
 class VoxNet(nn.Module):
@@ -118,6 +118,10 @@ class Conv3D(ClassifierMethod):
     def view_options(cls, config: Conv3DConfig) -> dict[str, Any]:  # type: ignore[override]
         return {"resolution": config.resolution}
 
+    def check(self, info: DataInfo) -> None:
+        if self.config.rotate or self.config.flip:  # both act about the up axis: fail before any work without one
+            info.up(self.config.up_axis, "conv3d's rotations and mirror images")
+
     def build(self, info: DataInfo) -> nn.Module:
         return VoxNet(self.config, info.n_classes)
 
@@ -125,11 +129,12 @@ class Conv3D(ClassifierMethod):
         cfg = self.config
         if not (cfg.rotate or cfg.flip):
             return None
+        up = self.info.up(cfg.up_axis, "conv3d's rotations and mirror images")
 
         def augment(batch: ViewBatch) -> ViewBatch:
             b = len(batch)
             angle = torch.rand(b) * 2 * math.pi if cfg.rotate else torch.zeros(b)
             mirror = torch.where(torch.rand(b) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(b)
-            return ViewBatch(rotate_grids(batch.data, cfg.up_axis, angle, mirror), batch.labels, batch.index)
+            return ViewBatch(rotate_grids(batch.data, up, angle, mirror), batch.labels, batch.index)
 
         return augment

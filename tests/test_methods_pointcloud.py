@@ -18,7 +18,7 @@ from nfbench.pointcloud.augment import PointAugment
 from nfbench.training import take_auxiliary_loss
 
 CPU = torch.device("cpu")
-INFO = DataInfo(spec=field_preset("tiny"), field_kind="udf", class_names=("a", "b", "c"))
+INFO = DataInfo(spec=field_preset("tiny"), field_kind="udf", class_names=("a", "b", "c"), up_axis="z")
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -128,7 +128,7 @@ def test_shift_and_jitter_stay_within_their_bounds():
 
 
 def test_augmentations_draw_from_the_global_rng_reproducibly():
-    aug = PointAugment(rotate=True, scale=(0.8, 1.25), shift=0.1, jitter=0.01)
+    aug = PointAugment(rotate=True, up_axis="z", scale=(0.8, 1.25), shift=0.1, jitter=0.01)
     x = clouds(4, 30).float()
     torch.manual_seed(3)
     first = aug(x)
@@ -144,3 +144,18 @@ def test_nothing_on_means_no_transform_and_bad_ranges_are_refused():
     assert out.data.shape == batch.data.shape and out.labels is batch.labels and out.index is batch.index
     with pytest.raises(ValidationError, match="needs 0 < low <= high"):
         PointAugment(scale=(1.5, 1.0))
+
+
+def test_rotations_take_the_datasets_up_axis_and_fail_in_one_line_without_one():
+    from nfbench.api import DataInfo
+    from nfbench.errors import ConfigError
+    from nfbench.fields import FieldSpec
+    from nfbench.methods import METHODS
+
+    cls = METHODS.get("pointnet")
+    spec = FieldSpec(kind="siren", in_dim=3, hidden=8, depth=2, out_dim=1)
+    method = cls(cls.presets["tiny"].config, torch.device("cpu"), 0)
+    method.setup(DataInfo(spec=spec, field_kind="udf", class_names=("a", "b"), up_axis="y"))
+    assert method.config.augment.rotate and method.augment.up_axis == "y"
+    with pytest.raises(ConfigError, match="pointnet's augment.rotate needs the shapes' up axis"):
+        cls(cls.presets["tiny"].config, torch.device("cpu"), 0).setup(DataInfo(spec=spec, field_kind="udf", class_names=("a", "b")))

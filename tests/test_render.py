@@ -19,7 +19,7 @@ from nfbench.decode.render import (
 from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.fields.kinds.surface import logit
 
-SETTINGS = RenderSettings(n_views=3, size=48, max_steps=64, step_scale=1.0)
+SETTINGS = RenderSettings(n_views=3, size=48, max_steps=64, step_scale=1.0, up="y")
 
 
 def sphere_sdf(radii: torch.Tensor):
@@ -58,7 +58,7 @@ def test_cameras_ring_the_up_axis_at_the_set_elevation_and_distance():
     frame = torch.stack([cams.right, cams.up, cams.forward], dim=1)
     assert torch.allclose(frame @ frame.transpose(1, 2), torch.eye(3).expand(4, 3, 3), atol=1e-6)
     assert bool((cams.up[:, 2] > 0).all())  # upright images: the camera's up leans to the world's
-    y_up = camera_ring(RenderSettings(n_views=1))
+    y_up = camera_ring(RenderSettings(n_views=1, up="y"))
     assert y_up.origins[0, 2] > 0 and abs(y_up.origins[0, 0]) < 1e-6 and y_up.origins[0, 1] > 0
 
 
@@ -98,7 +98,7 @@ def test_the_brightest_pixel_faces_the_light():
 
 
 def test_a_ray_that_misses_the_bounding_sphere_is_background():
-    settings = RenderSettings(n_views=1, size=16, fov=120)  # the corners look past the bounding sphere
+    settings = RenderSettings(n_views=1, size=16, fov=120, up="y")  # the corners look past the bounding sphere
     images = render_distance(lambda x: torch.full_like(x[..., :1], -1.0), 1, settings)  # "inside" everywhere
     assert images[0, 0, 0, 0, 0] == 0 and images[0, 0, 0, 8, 8] > 0
 
@@ -124,7 +124,7 @@ def test_batched_rendering_equals_rendering_each_item_alone(kind):
         "udf": lambda r: sphere_udf(r),
         "occ": lambda r: lambda x: 20 * (r.view(-1, 1, 1) - x.norm(dim=-1, keepdim=True)),
     }
-    settings = RenderSettings(n_views=2, size=24, max_steps=32)
+    settings = RenderSettings(n_views=2, size=24, max_steps=32, up="y")
     render = (
         (lambda fn, b: render_level(fn, 0.0, b, settings)) if kind == "occ" else (lambda fn, b: render_distance(fn, b, settings))
     )

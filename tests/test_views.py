@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nfbench.api import DataInfo
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import batched_forward
+from nfbench.run.runner import data_info
 from nfbench.views import VIEWS
 from nfbench.views.context import ViewContext
 from nfbench.views.weight_graph import from_graphs, layer_sizes
@@ -16,8 +16,7 @@ CPU = torch.device("cpu")
 
 
 def context(data, tmp_path, input_mode="fields", **options) -> ViewContext:
-    info = DataInfo(spec=data.spec, field_kind=data.field_kind, class_names=tuple(data.class_names), input_mode=input_mode)
-    return ViewContext(data, info, input_mode, CPU, tmp_path / "views", options)
+    return ViewContext(data, data_info(data, input_mode), input_mode, CPU, tmp_path / "views", options)
 
 
 def test_every_registered_view_declares_itself():
@@ -145,3 +144,16 @@ def test_views_refuse_input_modes_they_have_no_form_for(tiny_dataset, tmp_path):
         VIEWS.get("renders").open(context(tiny_dataset, tmp_path, input_mode="source"), "train")
     with pytest.raises(ConfigError, match="n_points"):
         VIEWS.get("points").open(context(tiny_dataset, tmp_path, n_points=0), "train")
+
+
+def test_the_up_axis_comes_from_the_dataset_card_also_for_builds_older_than_the_field(tiny_dataset):
+    assert data_info(tiny_dataset, "fields").up_axis == "y"  # procshapes: y up
+    card = dict(tiny_dataset.meta.card)
+    del card["up_axis"]  # a build made before cards declared it
+    older = type(tiny_dataset.meta).model_construct(**{**tiny_dataset.meta.__dict__, "card": card})
+    from types import SimpleNamespace
+
+    from nfbench.run.runner import up_axis_of
+
+    assert up_axis_of(SimpleNamespace(meta=older)) == "y"  # from the registered card
+    assert up_axis_of(SimpleNamespace(meta=older.model_copy(update={"card": {"name": "not-registered"}}))) is None

@@ -5,9 +5,10 @@ from nfbench.api.method import REQUIRED_PRESETS, Method, MethodCard, MethodConfi
 from nfbench.api.metrics import MetricCatalog, MetricSpec, metric_family
 from nfbench.api.registry import Registry, RegistryError, did_you_mean, load_ref
 from nfbench.api.task import OpenView, Task, TaskCard, TaskResult
-from nfbench.api.view import DataInfo, FromParams, InputMode, View, ViewBatch, ViewName
+from nfbench.api.view import Axis, DataInfo, FromParams, InputMode, View, ViewBatch, ViewName
 
 __all__ = [
+    "Axis",
     "CAPABILITIES",
     "Classifier",
     "DataInfo",

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from nfbench.fields import FieldSpec, Params
 
 ViewName = Literal["weights", "weight-graph", "field", "points", "voxels", "renders", "latents"]
+Axis = Literal["x", "y", "z"]
 InputMode = Literal["fields", "source"]
 """``fields``: everything a method reads comes from the INRs (decoded where needed).
 ``source``: the original discrete data the INRs were fitted to (upper-bound baselines)."""
@@ -36,10 +37,20 @@ class DataInfo(BaseModel):
     field_kind: str
     class_names: tuple[str, ...]
     input_mode: InputMode = "fields"
+    up_axis: Axis | None = None  # the axis the shapes stand along, from the dataset card; None: 2-D or unknown
 
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    def up(self, configured: Axis | None, who: str) -> Axis:
+        """``configured``, or else the dataset's up axis; a one-line error when neither says."""
+        axis = configured or self.up_axis
+        if axis is None:
+            from nfbench.errors import ConfigError
+
+            raise ConfigError(f"{who} needs the shapes' up axis: this dataset's card declares none, so set it in the config (x, y or z)")
+        return axis
 
 
 @dataclass

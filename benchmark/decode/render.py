@@ -22,9 +22,10 @@ ambient term that keeps any hit brighter than the background (0).
 Camera placement (``RenderSettings``): K pinhole cameras on a circle around the ``up``
 axis at ``elevation`` degrees and ``distance`` from the origin, at azimuths
 ``360 k / K`` degrees, looking at the origin, with square images of ``fov`` degrees. The
-first camera (k = 0) sits on the +z side for ``up="y"`` (procshapes and PointNet's
-ModelNet40 release are y-up), +x for ``up="z"`` (ModelNet's OFF meshes) and +y for
-``up="x"``; azimuth turns from there towards the next axis (z to x to y to z). The
+up axis is the dataset card's (procshapes: y; ModelNet's clouds and meshes: z) unless the
+settings name one. The first camera (k = 0) sits on the +z side for ``up="y"``, +x for
+``up="z"`` and +y for ``up="x"``; azimuth turns from there towards the next axis (z to x
+to y to z). The
 defaults (2.5 units, 50 degrees) frame the unit sphere with a few pixels to spare.
 """
 
@@ -33,13 +34,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 from torch.nn import functional as F
 
+from nfbench.api.view import Axis
 from nfbench.decode.common import DEFAULT_MAX_QUERIES, FieldFn, evaluate, query_device, value_and_grad
 from nfbench.decode.image import pixel_centres
 
@@ -49,8 +50,6 @@ LIGHT_IN_CAMERA = (-0.4, 0.5, 0.77)
 """Direction towards the light in each camera's (right, up, backwards) frame: above and to the left of the viewer."""
 AMBIENT = 0.2
 """Intensity of a hit facing away from the light; a lit hit gets up to 1."""
-
-Axis = Literal["x", "y", "z"]
 
 
 class RenderSettings(BaseModel):
@@ -63,7 +62,7 @@ class RenderSettings(BaseModel):
     elevation: float = Field(30.0, gt=-90, lt=90, description="degrees above the plane normal to the up axis")
     distance: float = Field(2.5, gt=BOUND_RADIUS, description="camera distance from the origin (shapes lie in the unit sphere)")
     fov: float = Field(50.0, gt=0, lt=180, description="field of view in degrees, both ways (square images)")
-    up: Axis = Field("y", description="the shapes' up axis, which the ring circles")
+    up: Axis | None = Field(None, description="the axis the ring circles; None: the dataset card's (the renders view fills it in)")
     max_steps: int = Field(
         64, ge=1, description="field evaluations per ray while marching (sphere-tracing steps or level samples)"
     )
@@ -91,6 +90,8 @@ class Cameras:
 
 def camera_ring(settings: RenderSettings, device: torch.device | str | None = None) -> Cameras:
     """The ring of ``settings.n_views`` cameras (placement in the module docstring)."""
+    if settings.up is None:
+        raise ValueError("camera_ring needs RenderSettings.up: the renders view fills in the dataset's up axis")
     dev = query_device(device)
     up_index = "xyz".index(settings.up)
     basis = torch.eye(3, device=dev)

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
-from nfbench.api.view import ViewBatch
+from nfbench.api.view import Axis, ViewBatch
 
-Axis = Literal["x", "y", "z"]
 AXES: dict[str, int] = {"x": 0, "y": 1, "z": 2}
 
 
@@ -30,10 +28,8 @@ class PointAugment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rotate: bool = Field(False, description="random rotation about the up axis, angle uniform in [0, 2 pi)")
-    up_axis: Axis = Field(
-        "z",
-        description="the data's up axis: z for ModelNet40 (Princeton OFF meshes and the HDF5 clouds in shared/data) "
-        "and meshes derived from it, y for procshapes",
+    up_axis: Axis | None = Field(
+        None, description="the axis rotations turn about; None: the dataset card's (z for ModelNet, y for procshapes)"
     )
     scale: tuple[float, float] = Field((1.0, 1.0), description="range of the random scale factors, uniform")
     anisotropic: bool = Field(False, description="one scale factor per axis (DGCNN) instead of one per cloud (PointNet++)")
@@ -56,6 +52,8 @@ class PointAugment(BaseModel):
         """``(B, N, 3)`` clouds, augmented each on its own."""
         b, like = points.shape[0], dict(dtype=points.dtype, device=points.device)
         if self.rotate:
+            if self.up_axis is None:
+                raise ValueError("PointAugment.rotate needs an up axis: resolve it from the dataset first (DataInfo.up)")
             points = points @ up_rotations(torch.rand(b, **like) * (2 * math.pi), AXES[self.up_axis]).transpose(1, 2)
         low, high = self.scale
         if (low, high) != (1.0, 1.0):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field
 
+from nfbench.api import DataInfo
 from nfbench.api.view import ViewBatch
 from nfbench.pointcloud.augment import PointAugment, batch_augment
 from nfbench.training.classifier_method import ClassifierConfig, ClassifierMethod
@@ -39,5 +40,11 @@ class PointClassifierMethod(ClassifierMethod):
     def view_options(cls, config: PointClassifierConfig) -> dict[str, Any]:  # type: ignore[override]
         return {"n_points": config.n_points, "resolution": config.decode_grid}
 
+    def check(self, info: DataInfo) -> None:
+        augment = self.config.augment
+        if augment.rotate:  # rotations turn about the dataset's up axis unless the config names one
+            augment = augment.model_copy(update={"up_axis": info.up(augment.up_axis, f"{self.card.name}'s augment.rotate")})
+        self.augment = augment
+
     def train_transform(self) -> Callable[[ViewBatch], ViewBatch] | None:
-        return batch_augment(self.config.augment)
+        return batch_augment(self.augment)

@@ -21,7 +21,7 @@ import torch
 from rich.progress import Progress
 
 from nfbench import __version__
-from nfbench.api import DataInfo, InputMode, Method, MethodConfig, OpenView, Task
+from nfbench.api import Axis, DataInfo, InputMode, Method, MethodConfig, OpenView, Task
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fitting.build import package_versions
@@ -56,7 +56,21 @@ def task_for(cls: type[Method], task: str) -> Task:
 
 
 def data_info(data: INRDataset, input_mode: InputMode) -> DataInfo:
-    return DataInfo(spec=data.spec, field_kind=data.field_kind, class_names=tuple(data.class_names), input_mode=input_mode)
+    return DataInfo(
+        spec=data.spec, field_kind=data.field_kind, class_names=tuple(data.class_names), input_mode=input_mode,
+        up_axis=up_axis_of(data),
+    )
+
+
+def up_axis_of(data: INRDataset) -> Axis | None:
+    """The up axis its stored card declares, or (builds older than the field) its registered card's."""
+    stored = data.meta.card.get("up_axis")
+    if stored is not None or "up_axis" in data.meta.card:
+        return stored
+    from nfbench.datasets import DATASETS
+
+    source = data.meta.card.get("name", "")
+    return DATASETS.get(source).card.up_axis if source in DATASETS.names() else None
 
 
 def check_compatible(cls: type[Method], data: INRDataset) -> None:

@@ -12,6 +12,8 @@ there is no ``--input source`` form.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
@@ -44,7 +46,8 @@ class RendersView(DecodedView):
         kind = FIELD_KINDS.get(ctx.info.field_kind)
         if ctx.input_mode == "fields" and kind.no_surface:
             raise ConfigError(f"the {cls.name!r} view cannot render {kind.name} fields: {kind.no_surface}")
-        return super().open(ctx, split)
+        up = ctx.info.up(ctx.options.get("up"), f"the {cls.name!r} view's camera ring")  # the cache key names the axis used
+        return super().open(replace(ctx, options={**ctx.options, "up": up}), split)
 
     @classmethod
     def settings(cls, kind: FieldKind, options: RenderSettings) -> DecodeSettings:  # type: ignore[override]
