@@ -62,9 +62,13 @@ def test_time_command_writes_records_and_the_timing_page(tiny_dataset, tmp_path)
 
     records, board = tmp_path / "records", tmp_path / "lb"
     result = CliRunner().invoke(app, ["time", "--methods", "mlp,stats", "--resolutions", "64,128", "--preset", "tiny",
+                                      "--batch-size", "2", "--repeats", "3",
                                       "--dataset", str(tiny_dataset.root), "--out", str(records)])
     assert result.exit_code == 0, result.output
     assert "decode ms" in result.output
+    from nfbench.records import load_records
+
+    assert {(r.details["batch_size"], r.details["repeats"]) for r in load_records(records)} == {(2, 3)}
     written = sorted(p.name for p in records.glob("procshapes/*/time/*.json"))
     assert written == ["mlp.tiny.seed0.json", "stats.tiny.seed0.json"]  # no resolution to vary: timed once each
     assert CliRunner().invoke(app, ["leaderboard", "build", "--records", str(records), "--out", str(board)]).exit_code == 0

@@ -33,6 +33,8 @@ def time_methods(
     resolutions: str | None = typer.Option(None, help="Comma-separated decode resolutions (e.g. 2048,4096,8192,16384)."),
     preset: str | None = typer.Option(None, help="Method preset (paper, cpu, tiny; default: each method's)."),
     seed: int = typer.Option(0, help="Seed of the (untrained) network's initialization."),
+    batch_size: int = typer.Option(32, help="Test INRs decoded and classified together (a per-INR figure either way)."),
+    repeats: int = typer.Option(10, help="Timed passes (after 2 warm-up passes); medians and IQR over them."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     out: Path = typer.Option(Path("leaderboards/records"), help="Where result records are written."),
     root: Path | None = typer.Option(None, help="Raw data root, if the dataset must be built first."),
@@ -43,6 +45,9 @@ def time_methods(
     from nfbench.errors import ConfigError
     from nfbench.progress import make_progress
     from nfbench.run.runner import method_class, open_or_build_dataset, prepare_outputs, run_one, run_specs, task_for
+    from nfbench.tasks.time import Time
+
+    task = Time(batch_size=batch_size, repeats=repeats)
 
     levels: list[int | None] = [None]
     if resolutions is not None:
@@ -56,12 +61,12 @@ def time_methods(
         for level in levels if key is not None else [None]:
             overrides = [] if level is None else [f"{key}={level}"]
             specs += run_specs(name, preset, overrides, [seed], "fields")
-        task_for(specs[-1].cls, "time")
+        task_for(specs[-1].cls, task)
     dev = resolve_device(device)
     prepare_outputs(out)
     with make_progress() as progress:
         data = open_or_build_dataset(dataset, dev, root, limit, progress)
-        records = [run_one(spec, "time", data, dev, out, progress)[0] for spec in specs]
+        records = [run_one(spec, task, data, dev, out, progress)[0] for spec in specs]
     table = Table("method", "preset", "resolution", "decode ms", "network ms", "total ms", "peak MB",
                   title=f"time per INR on {data.meta.name} ({records[0].device})")
     for r in records:

@@ -44,15 +44,16 @@ def method_class(name: str) -> type[Method]:
     return METHODS.get(name)
 
 
-def task_for(cls: type[Method], task: str) -> Task:
-    """The task object, after checking the method offers the capability the task needs."""
-    task_cls = TASKS.get(task)
+def task_for(cls: type[Method], task: str | Task) -> Task:
+    """The task object (a name, or an instance with its own options), after checking the method
+    offers the capability the task needs."""
+    task_cls = type(task) if isinstance(task, Task) else TASKS.get(task)
     if not task_cls.card.supports(cls):
         raise ConfigError(
-            f"method {cls.card.name!r} cannot run task {task!r}: it needs a {task_cls.card.capability} "
+            f"method {cls.card.name!r} cannot run task {task_cls.card.name!r}: it needs a {task_cls.card.capability} "
             f"({task_cls.card.capability.capitalize()} protocol in nfbench.api.capabilities)"
         )
-    return task_cls()
+    return task if isinstance(task, Task) else task_cls()
 
 
 def data_info(data: INRDataset, input_mode: InputMode) -> DataInfo:
@@ -199,7 +200,7 @@ def train_or_load(
 
 def run_one(
     spec: RunSpec,
-    task: str,
+    task: str | Task,
     data: INRDataset,
     device: torch.device,
     out_dir: Path,
@@ -223,7 +224,7 @@ def run_one(
         dataset=data.meta.name,
         dataset_fingerprint=data.fingerprint,
         dataset_summary=dataset_summary(data),
-        task=task,
+        task=task_obj.card.name,
         seed=spec.seed,
         metrics=result.metrics,
         main_metric=task_obj.card.main_metric,

@@ -32,9 +32,16 @@ def _quartiles(values: list[float]) -> tuple[float, float, float]:
 
 
 class Time(Task):
-    batch_size = 32  # test INRs decoded and classified together
+    batch_size = 32  # defaults: test INRs decoded and classified together, passes before and while timing
     warmup = 2
     repeats = 10
+
+    def __init__(self, batch_size: int | None = None, repeats: int | None = None, warmup: int | None = None) -> None:
+        for name, value in (("batch_size", batch_size), ("repeats", repeats), ("warmup", warmup)):
+            if value is not None:
+                if value < (0 if name == "warmup" else 1):
+                    raise ConfigError(f"time task: {name}={value} is too small")
+                setattr(self, name, value)
 
     card = TaskCard(
         name="time",
