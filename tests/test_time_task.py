@@ -118,3 +118,17 @@ def test_time_command_rejects_bad_lists_before_any_work(monkeypatch, capsys, iso
             main()
         assert exc.value.code == 2 and expected in capsys.readouterr().err
     assert not (isolated_home / "datasets" / "procshapes").exists()
+
+
+def test_classify_latency_includes_the_decode_its_cache_paid(tiny_dataset, tmp_path):
+    import json
+
+    spec = RunSpec(PointsSpy, "tiny", PointsSpy.presets["tiny"].config, 0)
+    record, _ = run_one(spec, "classify", tiny_dataset, CPU, tmp_path, rerun=True)
+    decode = record.details["decode_ms_per_inr"]
+    assert decode > 0 and record.inference_ms_per_inr > decode
+    (folder,) = (nfbench_home() / "views").glob("*/points-*/test")
+    seconds = [s for p in sorted(folder.glob("part-*.json")) for s in json.loads(p.read_text())["decode_seconds"]]
+    assert decode == pytest.approx(1000 * sum(seconds) / len(seconds))  # what the cache's part records measured
+    (weights,) = run_specs("mlp", "tiny", [], [0], "fields")
+    assert run_one(weights, "classify", tiny_dataset, CPU, tmp_path)[0].details["decode_ms_per_inr"] == 0.0

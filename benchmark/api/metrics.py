@@ -86,5 +86,9 @@ def all_metrics() -> MetricCatalog:
 
 COMMON_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(name="loss", higher_is_better=False, definition="final training loss of the INR fit (per-INR mean)"),
-    MetricSpec(name="inference_ms_per_inr", higher_is_better=False, unit="ms", definition="wall time of the method's test-split inference per INR"),
+    MetricSpec(
+        name="inference_ms_per_inr", higher_is_better=False, unit="ms",
+        definition="wall time of the method's test-split inference per INR, with the decode of its input from the INR "
+        "(clouds, grids, renders) where it reads one",
+    ),
 )

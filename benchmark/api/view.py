@@ -123,6 +123,12 @@ class View(Dataset, ABC):
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def decode_ms_per_inr(self) -> float:
+        """Wall time per item of decoding this view's data from the INRs, paid once where it is cached
+        (a user holding only INRs pays it per INR); 0 for views read straight from the weights."""
+        return 0.0
+
     def grant_sources(self, names: tuple[str, ...]) -> None:
         """Called by the runner on the train and val views of a method whose config declares
         ``training_sources``; never on a test view. The record lists what was granted."""

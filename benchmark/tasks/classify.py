@@ -34,7 +34,7 @@ class Classify(Task):
     def evaluate(self, method: Classifier, open_view: OpenView) -> TaskResult:
         view = open_view("test")
         labels, n_classes = view.labels, view.info.n_classes
-        logits, ms = timed_inference(lambda: method.predict(view), len(labels), method.device, f"{method.card.name}.predict")
+        logits, ms = timed_inference(lambda: method.predict(view), view, method.device, f"{method.card.name}.predict")
         if logits.shape != (len(labels), n_classes):
             raise ValueError(f"{method.card.name}.predict returned shape {tuple(logits.shape)}, expected {(len(labels), n_classes)}")
         pred = logits.argmax(dim=1)
@@ -50,6 +50,7 @@ class Classify(Task):
         details = {
             "per_class_accuracy": {names[i]: float(per_class[i]) for i in range(n_classes) if present[i]},
             "confusion_matrix": cm.tolist(),
+            "decode_ms_per_inr": view.decode_ms_per_inr,
             "definitions": {m.name: m.definition for m in self.card.metrics},
         }
         return TaskResult(metrics, details, ms)

@@ -64,12 +64,13 @@ class Retrieve(Task):
     def evaluate(self, method: Embedder, open_view: OpenView) -> TaskResult:
         view = open_view("test")
         labels = view.labels
-        emb, ms = timed_inference(lambda: method.embed(view), len(labels), method.device, f"{method.card.name}.embed")
+        emb, ms = timed_inference(lambda: method.embed(view), view, method.device, f"{method.card.name}.embed")
         if emb.dim() != 2 or emb.shape[0] != len(labels):
             raise ValueError(f"{method.card.name}.embed returned shape {tuple(emb.shape)}, expected ({len(labels)}, D)")
         details = {
             "definitions": {m.name + "@k": m.definition for m in self.card.metrics}
             | {"neighbours": "Euclidean distance over test embeddings, the query itself excluded"},
             "embedding_dim": int(emb.shape[1]),
+            "decode_ms_per_inr": view.decode_ms_per_inr,
         }
         return TaskResult(retrieval_scores(emb, labels), details, ms, emb.numpy(), labels.numpy())

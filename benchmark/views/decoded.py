@@ -82,6 +82,11 @@ class DecodedView(View):
     def read(self, positions: Tensor) -> Tensor:
         return self.decoded.read(positions) if self.decoded is not None else self.read_source(positions)
 
+    @property
+    def decode_ms_per_inr(self) -> float:
+        """Measured when the cache was made; 0 with ``--input source`` (nothing is decoded)."""
+        return 0.0 if self.decoded is None else 1000.0 * float(self.decoded.decode_seconds.mean())
+
 
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
