@@ -48,6 +48,8 @@ NOTES = "notes"
 papers and why); kept in its own folder so that rebuilds never delete or rewrite it."""
 
 TIMING_PAGE = "timing.md"
+NO_SURFACE = "decoded_without_surface"
+"""Record detail: test INRs whose decode (cloud, grid, renders) found no surface and held a fallback."""
 
 _SUMMARY_ORDER = ("field_kind", "build_preset", "splits", "limit", "classes", "params_per_inr")
 _SPLIT_ORDER = ("train", "val", "test")
@@ -224,11 +226,13 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
     show_data, show_config = section.disambiguation()
     show_training = any(r.n_parameters_training for r in section.records)
     show_sources = any(r.training_sources for r in section.records)
+    show_empty = any(r.details.get(NO_SURFACE) for r in section.records)
     others = sorted({m for r in section.records for m in r.metrics} - {metric}, key=_natural_key)
 
     header = ["rank", "method", "preset"] + ["data"] * show_data + ["config"] * show_config
     header += ["view"] + ["source data in training"] * show_sources + ["parameters"] + ["training-only parameters"] * show_training
     header += [_metric_header(m, catalog) for m in (metric, *others)] + ["seeds", f"{latency.unit}/INR", "train s"]
+    header += ["test INRs decoded without a surface"] * show_empty
     align = ["---:", "---", "---"] + ["---"] * (show_data + show_config) + ["---"] * (1 + show_sources)  # text, then numbers
     align += ["---:"] * (len(header) - len(align))
 
@@ -247,6 +251,7 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
                 f"{e.latency():.3f}",
                 f"{statistics.fmean(r.train_seconds for r in e.records):.1f}",
             ]
+            cells += [str(max(int(r.details.get(NO_SURFACE, 0)) for r in e.records))] * show_empty
             out.append(cells)
         return out
 

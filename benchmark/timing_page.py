@@ -59,8 +59,7 @@ def timing_markdown(records: list[ResultRecord], plots_dir: Path) -> tuple[str |
     plots: list[Path] = []
     for (dataset, fingerprint, device, threads), group_iter in groupby(timed, key=_key):
         group = list(group_iter)
-        first = group[0]
-        summary = first.dataset_summary
+        summary = group[0].dataset_summary
         rows = _rows(group)
         reference = [recs for m, _, recs in rows if m == REFERENCE]
         ref_ms = _median(reference[0], "latency_ms") if reference else None
@@ -74,21 +73,20 @@ def timing_markdown(records: list[ResultRecord], plots_dir: Path) -> tuple[str |
                 cells.append(f"{_median(recs, metric):.3g}{spread}")
             mem = [r.metrics["peak_memory_mb"] for r in recs if "peak_memory_mb" in r.metrics]
             cells.append(f"{statistics.median(mem):.1f}" if mem else "–")
-            cells.append(f"{_median(recs, 'latency_ms') / ref_ms:.1f}" if ref_ms else "–")
-            cells.append(f"{recs[0].n_parameters:,}")
+            cells.append(f"{_median(recs, 'latency_ms') / ref_ms:.3g}" if ref_ms else "–")
+            cells += [str(recs[0].details.get("batch_size")), f"{recs[0].n_parameters:,}"]
             table.append(cells)
         title = f"{dataset} `{fingerprint[:_SHORT]}` on {device}"
         lines += [
             f"## {title}",
             "",
             f"INRs: {summary.get('field_kind', '?')} fields, {summary.get('params_per_inr', '?')} parameters each; "
-            f"batch of {first.details.get('batch_size')} test INRs, {first.details.get('repeats')} repeats after "
-            f"{first.details.get('warmup')} warm-up passes, {threads} CPU thread(s).",
+            f"{threads} CPU thread(s); `batch`: test INRs per pass (latencies are per INR).",
             "",
             *markdown_table(
-                ["method", "view", "resolution", "decode ms", "network ms", "total ms", "peak MB", f"× {REFERENCE}", "parameters"],
+                ["method", "view", "resolution", "decode ms", "network ms", "total ms", "peak MB", f"× {REFERENCE}", "batch", "parameters"],
                 table,
-                ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"],
+                ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"],
             ),
             "",
         ]

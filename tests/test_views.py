@@ -157,3 +157,36 @@ def test_the_up_axis_comes_from_the_dataset_card_also_for_builds_older_than_the_
 
     assert up_axis_of(SimpleNamespace(meta=older)) == "y"  # from the registered card
     assert up_axis_of(SimpleNamespace(meta=older.model_copy(update={"card": {"name": "not-registered"}}))) is None
+
+
+def test_decodes_without_a_surface_are_counted_per_split_and_other_warnings_pass(tiny_dataset, tmp_path, monkeypatch):
+    import warnings
+
+    from nfbench.decode.common import NoSurfaceWarning
+    from nfbench.views.points import PointsView
+
+    decode = PointsView.decode.__func__
+
+    def first_has_none(cls, kind, ctx, options, params, gen):
+        warnings.warn(NoSurfaceWarning("no surface for INR(s) [0]", [0]), stacklevel=2)
+        warnings.warn("an unrelated warning", UserWarning, stacklevel=2)
+        return decode(cls, kind, ctx, options, params, gen)
+
+    monkeypatch.setattr(PointsView, "decode", classmethod(first_has_none))
+    with pytest.warns(UserWarning, match="an unrelated warning"), pytest.warns(RuntimeWarning, match="decoded without a surface"):
+        view = PointsView.open(context(tiny_dataset, tmp_path, n_points=32, resolution=16), "test")
+    n, chunk = len(view), 16
+    assert view.decoded_without_surface == -(-n // chunk)  # the first INR of every chunk
+    assert view.decoded.parts[0].no_surface == list(range(0, min(n, 256), chunk))
+
+
+def test_empty_grids_and_blank_renders_count_as_no_surface():
+    from nfbench.views.renders import RendersView
+    from nfbench.views.voxels import VoxelsView
+
+    grids = torch.zeros(3, 4, 4, 4, dtype=torch.uint8)
+    grids[1, 2, 2, 2] = 1
+    assert VoxelsView.empty_items(grids).tolist() == [True, False, True]
+    renders = torch.zeros(2, 3, 1, 8, 8)
+    renders[0, 2, 0, 4, 4] = 0.5
+    assert RendersView.empty_items(renders).tolist() == [False, True]

@@ -124,6 +124,11 @@ class View(Dataset, ABC):
         return len(self.labels)
 
     @property
+    def decoded_without_surface(self) -> int:
+        """Items whose decode from the INR found no surface and holds a fallback (decoded views); 0 otherwise."""
+        return 0
+
+    @property
     def decode_ms_per_inr(self) -> float:
         """Wall time per item of decoding this view's data from the INRs, paid once where it is cached
         (a user holding only INRs pays it per INR); 0 for views read straight from the weights."""

@@ -32,7 +32,9 @@ def _methods() -> Table:
 
     card = DATASETS.get(REFERENCE_DATASET).card
     spec = build_preset(card.default_preset).field
-    info = DataInfo(spec=spec, field_kind=card.default_field, class_names=tuple(f"c{i}" for i in range(card.classes)))
+    info = DataInfo(
+        spec=spec, field_kind=card.default_field, class_names=tuple(f"c{i}" for i in range(card.classes)), up_axis=card.up_axis
+    )
     caption = (
         f"params: used at inference (+ training only), default preset, for {REFERENCE_DATASET} INRs "
         f"({card.default_preset} preset, {card.classes} classes, {card.default_field}); '-' where the method takes no such fields"

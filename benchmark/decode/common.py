@@ -30,6 +30,18 @@ decodes the same whatever else is in its batch), one generator for the whole bat
 decode device), or ``None`` for torch's global generator."""
 
 
+
+class NoSurfaceWarning(RuntimeWarning):
+    """A decoder found no surface for some INRs of its batch and gave them a fallback.
+
+    ``items`` are their positions in the batch, so that a caller that keeps decodes (the
+    decoded-view cache) can count them per INR instead of parsing the message.
+    """
+
+    def __init__(self, message: str, items: list[int]) -> None:
+        super().__init__(message)
+        self.items = items
+
 def field_fn(spec: FieldSpec, params: Params) -> FieldFn:
     """Bind stacked INR parameters ``(B, *shape)`` into the callable the decoders and the fitter use."""
     return functools.partial(batched_forward, spec, params)

@@ -19,6 +19,7 @@ from nfbench.decode.common import (
     DEFAULT_MAX_QUERIES,
     Draws,
     FieldFn,
+    NoSurfaceWarning,
     RandomSource,
     check_count,
     closest_to_level,
@@ -103,8 +104,10 @@ def level_set_cloud(
     empty = {i for i, mesh in enumerate(meshes) if not mesh.area > 0}
     if empty:
         warnings.warn(
-            f"level_set_cloud: no surface at level {level:g} for INR(s) {sorted(empty)}; using the grid cells closest to it",
-            RuntimeWarning,
+            NoSurfaceWarning(
+                f"level_set_cloud: no surface at level {level:g} for INR(s) {sorted(empty)}; using the grid cells closest to it",
+                sorted(empty),
+            ),
             stacklevel=2,
         )
         fallback = closest_to_level(grid, level, n_points)

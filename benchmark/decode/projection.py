@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from nfbench.decode.common import (
     DEFAULT_MAX_QUERIES,
     Draws,
+    NoSurfaceWarning,
     RandomSource,
     check_count,
     evaluate,
@@ -73,10 +74,13 @@ def distance_to_cloud(
     on_surface = dist < surface_tol
     lost = ~on_surface.any(dim=1)
     if bool(lost.any()):
+        items = lost.nonzero().flatten().tolist()
         warnings.warn(
-            f"distance_to_cloud: no point reached the surface (distance < {surface_tol}) for INR(s) "
-            f"{lost.nonzero().flatten().tolist()}; their clouds are unreliable",
-            RuntimeWarning,
+            NoSurfaceWarning(
+                f"distance_to_cloud: no point reached the surface (distance < {surface_tol}) for INR(s) {items}; "
+                "their clouds are unreliable",
+                items,
+            ),
             stacklevel=2,
         )
     source = draws.weighted(torch.where(lost.unsqueeze(-1), 1.0, on_surface.float()), n_points)

@@ -51,6 +51,7 @@ class Classify(Task):
             "per_class_accuracy": {names[i]: float(per_class[i]) for i in range(n_classes) if present[i]},
             "confusion_matrix": cm.tolist(),
             "decode_ms_per_inr": view.decode_ms_per_inr,
+            "decoded_without_surface": view.decoded_without_surface,
             "definitions": {m.name: m.definition for m in self.card.metrics},
         }
         return TaskResult(metrics, details, ms)

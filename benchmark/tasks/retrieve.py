@@ -72,5 +72,6 @@ class Retrieve(Task):
             | {"neighbours": "Euclidean distance over test embeddings, the query itself excluded"},
             "embedding_dim": int(emb.shape[1]),
             "decode_ms_per_inr": view.decode_ms_per_inr,
+            "decoded_without_surface": view.decoded_without_surface,
         }
         return TaskResult(retrieval_scores(emb, labels), details, ms, emb.numpy(), labels.numpy())

@@ -4,12 +4,16 @@ Decoding a cloud or a voxel grid from every INR costs far more than a training e
 a point-cloud baseline, and every seed and task of a method reads the same decode; so a
 split is decoded once, in parts that are written atomically (a killed decode resumes at
 the first missing part), each part with its checksum, and the time spent decoding each
-INR is stored with it: the timing task reports it as part of the baseline's latency.
+INR is stored with it: tasks report it as part of the baseline's latency. So are the INRs
+whose decode found no surface (the decoder's ``NoSurfaceWarning``, or data the view calls
+empty: a grid with no occupied cell, renders with no hit), which a method then reads as a
+fallback: counted and reported, never dropped.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from nfbench.decode.common import NoSurfaceWarning
 from nfbench.errors import DataError
 from nfbench.fields import Params
 from nfbench.hashing import sha256_file, sha256_json
@@ -32,6 +37,8 @@ PART_SIZE = 256
 
 Decoder = Callable[[Params, torch.Generator], Tensor]
 """Stacked params of a chunk (on the decode device) and a seeded generator -> ``(B, ...)`` data."""
+EmptyTest = Callable[[Tensor], Tensor | None]
+"""Decoded ``(B, ...)`` data -> ``(B,)`` bool: items that hold no surface (None: the data cannot tell)."""
 
 
 class DecodeSettings(BaseModel):
@@ -59,6 +66,7 @@ class PartRecord(BaseModel):
     sha256: str
     bytes: int
     decode_seconds: list[float]
+    no_surface: list[int] = []  # positions in the part whose decode found no surface (a fallback was kept)
 
 
 class DecodedSplit:
@@ -77,6 +85,11 @@ class DecodedSplit:
     def decode_seconds(self) -> Tensor:
         """Seconds spent decoding each INR of the split (its share of its chunk's wall time)."""
         return torch.tensor([s for p in self.parts for s in p.decode_seconds], dtype=torch.float64)
+
+    @cached_property
+    def no_surface(self) -> int:
+        """INRs of the split whose decode found no surface."""
+        return sum(len(p.no_surface) for p in self.parts)
 
     @property
     def fingerprint(self) -> str:
@@ -119,6 +132,7 @@ def decoded_split(
     decode: Decoder,
     device: torch.device,
     progress: Progress | None = None,
+    empty: EmptyTest | None = None,
 ) -> DecodedSplit:
     """The decoded split, decoding (and caching) the parts that are missing."""
     folder = cache_root / dataset_fingerprint[:16] / f"{settings.view}-{settings.key}" / reader.name
@@ -134,21 +148,41 @@ def decoded_split(
     for part in todo:
         positions = torch.arange(part * PART_SIZE, min(n, (part + 1) * PART_SIZE))
         gen = torch.Generator(device=device).manual_seed(int(sha256_json([settings.seed, reader.name, part])[:15], 16))
-        blocks, seconds = [], []
+        blocks, seconds, no_surface = [], [], []
         for chunk in positions.split(settings.chunk):
             params = {k: v.to(device) for k, v in reader.params(chunk).items()}
             start = time.perf_counter()
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", NoSurfaceWarning)
                 block = decode(params, gen)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds += [(time.perf_counter() - start) / len(chunk)] * len(chunk)
+            flagged = {i for w in caught if isinstance(w.message, NoSurfaceWarning) for i in w.message.items}
+            for w in caught:  # others go on to the user unchanged
+                if not isinstance(w.message, NoSurfaceWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            blank = None if empty is None else empty(block)
+            if blank is not None:
+                flagged |= set(blank.nonzero().flatten().tolist())
+            offset = int(chunk[0]) - part * PART_SIZE
+            no_surface += sorted(offset + i for i in flagged)
             blocks.append(block.cpu())
             if task is not None and progress is not None:
                 progress.advance(task, len(chunk))
         path = DecodedSplit.part_file(folder, part)
         atomic_write(path, lambda tmp, data=torch.cat(blocks).contiguous(): save_file({"data": data}, str(tmp)))
-        record = PartRecord(part=part, count=len(positions), sha256=sha256_file(path), bytes=path.stat().st_size, decode_seconds=seconds)
+        record = PartRecord(
+            part=part, count=len(positions), sha256=sha256_file(path), bytes=path.stat().st_size,
+            decode_seconds=seconds, no_surface=no_surface,
+        )
+        if no_surface:
+            warnings.warn(
+                f"{settings.view} view of the {reader.name} split: {len(no_surface)} of {len(positions)} INRs in part {part} "
+                "decoded without a surface (a fallback is kept, and counted in records as decoded_without_surface)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         atomic_write_json(folder / f"part-{part:05d}.json", record.model_dump(mode="json"))
         records[part] = record
     done = [r for r in records if r is not None]

@@ -36,6 +36,11 @@ class DecodedView(View):
         """What determines the decoded data (names the cache)."""
 
     @classmethod
+    def empty_items(cls, data: Tensor) -> Tensor | None:
+        """``(B,)`` bool: decoded items that show no surface, where the data tells (default: it does not)."""
+        return None
+
+    @classmethod
     @abstractmethod
     def decode(cls, kind: FieldKind, ctx: ViewContext, options: BaseModel, params: Params, gen: torch.Generator) -> Tensor:
         """Decode a chunk of INRs (stacked ``params`` on ``ctx.device``) into ``(B, ...)`` data."""
@@ -60,6 +65,7 @@ class DecodedView(View):
             lambda params, gen: cls.decode(kind, ctx, options, params, gen),
             ctx.device,
             ctx.progress,
+            cls.empty_items,
         )
         return cls(ctx, reader, options, decoded)
 
@@ -81,6 +87,10 @@ class DecodedView(View):
 
     def read(self, positions: Tensor) -> Tensor:
         return self.decoded.read(positions) if self.decoded is not None else self.read_source(positions)
+
+    @property
+    def decoded_without_surface(self) -> int:
+        return 0 if self.decoded is None else self.decoded.no_surface
 
     @property
     def decode_ms_per_inr(self) -> float:

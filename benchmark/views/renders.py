@@ -54,6 +54,10 @@ class RendersView(DecodedView):
         return RenderDecodeSettings(view=cls.name, field_kind=kind.name, render=options)
 
     @classmethod
+    def empty_items(cls, data: Tensor) -> Tensor:
+        return data.flatten(1).amax(dim=1) <= 0  # no ray of any view hit the surface
+
+    @classmethod
     def decode(cls, kind: FieldKind, ctx: ViewContext, options: RenderSettings, params: Params, gen: torch.Generator) -> Tensor:  # type: ignore[override]
         batch = next(iter(params.values())).shape[0]
         return kind.decode_renders(field_fn(ctx.info.spec, params), batch, options, device=ctx.device)

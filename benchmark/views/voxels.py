@@ -35,6 +35,10 @@ class VoxelsView(DecodedView):
         batch = next(iter(params.values())).shape[0]
         return kind.decode_voxels(field_fn(ctx.info.spec, params), batch, options.resolution, device=ctx.device).to(torch.uint8)
 
+    @classmethod
+    def empty_items(cls, data: Tensor) -> Tensor:
+        return data.flatten(1).amax(dim=1) == 0  # no occupied cell
+
     def read_source(self, positions: Tensor) -> Tensor:
         """Stored voxels are flat ``(N, R^3)`` at the build's resolution, which must match."""
         flat = super().read_source(positions)
