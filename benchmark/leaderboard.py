@@ -511,6 +511,9 @@ def build_leaderboards(records_dir: Path, out_dir: Path, catalog: MetricCatalog 
         written += [path, *plots]
     timing, timing_plots = timing_markdown(records, out_dir / "plots")
     if timing is not None:
+        notes = out_dir / NOTES / TIMING_PAGE
+        if notes.is_file():  # hand-written, as a dataset page's notes
+            timing += "\n## Notes\n\n" + notes.read_text(encoding="utf-8").strip() + "\n"
         atomic_write_text(out_dir / TIMING_PAGE, f"{MARKER}\n\n{timing}")
         written += [out_dir / TIMING_PAGE, *timing_plots]
     index = out_dir / "README.md"

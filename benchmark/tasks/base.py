@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import Tensor
@@ -11,22 +12,30 @@ from torch import Tensor
 from nfbench.api.view import View
 from nfbench.errors import ConfigError
 
+T = TypeVar("T")
 
-def timed_inference(fn: Callable[[], Tensor], view: View, device: torch.device, what: str) -> tuple[Tensor, float]:
-    """Run ``fn`` once and return its output with the time per INR in milliseconds.
 
-    Synchronizes CUDA so asynchronous kernels are counted. The measurement includes reading
-    the test items from disk and, for views decoded from the fields (clouds, grids,
-    renders), the decode the view's cache paid per item, as a user classifying stored INRs
-    would pay both. A NaN/inf in the output is reported naming the method call (``check_finite``).
-    """
+def clocked(fn: Callable[[], T], device: torch.device) -> tuple[T, float]:
+    """``fn()`` and its wall time in seconds; CUDA is synchronized on both sides so that
+    asynchronous kernels count where they run, not where they were queued."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
     out = fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    elapsed = time.perf_counter() - start
+    return out, time.perf_counter() - start
+
+
+def timed_inference(fn: Callable[[], Tensor], view: View, device: torch.device, what: str) -> tuple[Tensor, float]:
+    """Run ``fn`` once and return its output with the time per INR in milliseconds.
+
+    The measurement includes reading
+    the test items from disk and, for views decoded from the fields (clouds, grids,
+    renders), the decode the view's cache paid per item, as a user classifying stored INRs
+    would pay both. A NaN/inf in the output is reported naming the method call (``check_finite``).
+    """
+    out, elapsed = clocked(fn, device)
     check_finite(out, what)
     return out.detach().cpu(), 1000.0 * elapsed / max(len(view), 1) + view.decode_ms_per_inr
 

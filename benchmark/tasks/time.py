@@ -13,16 +13,13 @@ trained ones do, so nothing is trained. Medians and interquartile ranges are ove
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from nfbench.api import Classifier, FromParams, MetricSpec, OpenView, Task, TaskCard, TaskResult
 from nfbench.errors import ConfigError
 from nfbench.memory import peak_memory
-from nfbench.tasks.base import check_finite
+from nfbench.tasks.base import check_finite, clocked
 from nfbench.views.tensor import TensorView
 
 
@@ -77,18 +74,9 @@ class Time(Task):
         positions = torch.arange(len(view))
         params = {k: v.to(device) for k, v in view.params(positions).items()}
 
-        def clock(fn: Callable[[], Any]) -> tuple[Any, float]:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            out = fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            return out, time.perf_counter() - start
-
         def one_pass() -> tuple[torch.Tensor, float, float]:
-            data, decode_s = clock(lambda: view.from_params(params))
-            logits, network_s = clock(lambda: method.predict(TensorView(view, data, positions)))
+            data, decode_s = clocked(lambda: view.from_params(params), device)
+            logits, network_s = clocked(lambda: method.predict(TensorView(view, data, positions)), device)
             return logits, decode_s, network_s
 
         for _ in range(self.warmup):  # lazy initializations, allocator growth, caches
