@@ -12,7 +12,7 @@ from nfbench.plugin_check import check_plugin
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "nfbench-plugin"
 CPU = torch.device("cpu")
-TASK_STEPS = ["task classify", "task retrieve"]
+TASK_STEPS = ["task classify", "task retrieve", "task time"]
 STEPS = ["import", "interface", "setup", "fit", "determinism", "state_dict round trip", "batch invariance"]
 
 

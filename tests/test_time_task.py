@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from support import PointsSpy
+from support import PointsSpy, SpyConfig
 
 from nfbench.errors import ConfigError
 from nfbench.paths import nfbench_home
@@ -41,7 +41,8 @@ def test_decoded_view_is_decoded_afresh_on_every_pass(tiny_dataset, tmp_path, mo
         return decode(cls, *args, **kwargs)
 
     monkeypatch.setattr(PointsView, "decode", classmethod(counting))
-    spec = RunSpec(PointsSpy, "tiny", PointsSpy.presets["tiny"].config, 0)
+    config = SpyConfig(n_points=61)  # view settings no other test decodes: this test's own cache
+    spec = RunSpec(PointsSpy, "tiny+61", config, 0)
     record, _ = run_one(spec, "time", tiny_dataset, CPU, tmp_path)
     n_test = min(Time.batch_size, len(tiny_dataset.split_indices("test")))
     cached_opening = -(-n_test // 16)  # the view's first opening decodes its items into the cache, 16 a chunk
