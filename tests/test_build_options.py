@@ -1,5 +1,7 @@
 """Build options of issue 8: ``--augment``, per-split limits and ``--quality-sample``."""
 
+import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -243,3 +245,24 @@ def test_independent_inits_give_each_inr_its_own_start_and_store_no_shared_init(
     together = own.read_params(torch.tensor([1]))
     for name, p in alone.items():
         torch.testing.assert_close(p, together[name])
+
+
+def test_the_dwsnet_init_scheme_has_no_special_first_layer_and_zero_biases(tmp_path: Path) -> None:
+    from nfbench.fields import field_preset
+    from nfbench.fields.init import shared_init
+
+    spec = field_preset("image")
+    siren, dws = shared_init(spec, 0), shared_init(spec, 0, "dwsnet")
+    first = math.sqrt(6.0 / spec.in_dim) / spec.w0  # the hidden layers' bound, now also the first layer's
+    assert siren["layers.0.weight"].abs().max() > 0.3 and dws["layers.0.weight"].abs().max() <= first
+    assert all(float(dws[n].abs().max()) == 0.0 for n in spec.param_names() if n.endswith("bias"))
+    torch.testing.assert_close(dws["layers.1.weight"], siren["layers.1.weight"])  # the later layers are drawn as before
+    root, complete = build_dataset(
+        BuildRequest("digits", out=tmp_path / "dws", limit=2, steps=1, init="independent", init_scheme="dwsnet"), CPU
+    )
+    data = INRDataset.open(root)
+    assert complete and data.meta.build.fit.init_scheme == "dwsnet" and verify_dataset(root) == []
+    assert dataset_summary(data)["init"] == "independent, dwsnet scheme"
+    assert "init_scheme" not in json.dumps(INRDataset.open(build_dataset(_request(tmp_path / "plain", steps=1), CPU)[0]).meta.build.model_dump(mode="json"))
+    with pytest.raises(ConfigError, match="--init-scheme 'dwsnt': not an init scheme.*dwsnet"):
+        resolve_build(BuildRequest("digits", init_scheme="dwsnt"))  # type: ignore[arg-type]

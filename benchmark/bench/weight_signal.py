@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
         seed = data.meta.build.seed
 
         def inits(reader: SplitReader, idx: torch.Tensor) -> Params:
-            return independent_inits(data.spec, [int_seed(seed, "init", reader.keys[i]) for i in idx.tolist()])
+            keys = [int_seed(seed, "init", reader.keys[i]) for i in idx.tolist()]
+            return independent_inits(data.spec, keys, data.meta.build.fit.init_scheme)
 
         q_tr, q_te = inits(train, i_tr), inits(test, i_te)
         d_tr = weight_statistics(data.spec, {k: p_tr[k] - q_tr[k] for k in p_tr}).numpy()

@@ -89,6 +89,10 @@ def build(
         None, help="shared (the presets': every INR starts from one init, as in inr2vec) or independent (one random "
         "init per INR, as in the DWSNet and NFN datasets)."
     ),
+    init_scheme: str | None = typer.Option(
+        None, help="siren (the presets': Sitzmann et al.'s init) or dwsnet (the DWSNet MNIST INRs' init: no special "
+        "first layer, zero biases)."
+    ),
     seed: int = typer.Option(0, help="Seed of the shared init, sampling and fitting."),
     shard: str = typer.Option("0/1", help="Fit only shards s with s % N == I (for parallel workers)."),
     out: Path | None = typer.Option(None, help="Output directory (default: $NFBENCH_HOME/datasets/<name>...)."),
@@ -104,7 +108,7 @@ def build(
     req = BuildRequest(
         name, root, field, preset, limit, steps, seed, index, count, out,
         limit_train=limit_train, limit_test=limit_test, augment=augment, quality_sample=quality_sample, reuse=reuse,
-        kernels=kernels, lr_schedule=lr_schedule, init=init,
+        kernels=kernels, lr_schedule=lr_schedule, init=init, init_scheme=init_scheme,
     )
     with make_progress() as progress:
         path, complete = build_dataset(req, resolve_device(device), progress)

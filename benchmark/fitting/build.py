@@ -34,7 +34,7 @@ from nfbench.decode import field_fn
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
 from nfbench.fields import Params, params_hash, shared_init
-from nfbench.fields.init import independent_inits
+from nfbench.fields.init import InitScheme, independent_inits
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind, field_kind
 from nfbench.fitting.fitter import COLLAPSE_FRACTION, InitRegime, Kernels, LrSchedule, collapsed_fits, fit_batch
 from nfbench.fitting.reuse import Donor, ShardFit
@@ -80,6 +80,7 @@ class BuildRequest:
     kernels: Kernels | None = None  # None: the preset's
     lr_schedule: LrSchedule | None = None  # None: the preset's
     init: InitRegime | None = None  # None: the preset's (shared)
+    init_scheme: InitScheme | None = None  # None: the preset's (siren)
 
     @property
     def limits(self) -> Limits:
@@ -124,6 +125,8 @@ def default_out_dir(req: BuildRequest, field: str, preset: str, dataset: ShapeDa
         parts.append(f"lr{req.lr_schedule}")
     if req.init is not None:
         parts.append(f"init{req.init}")
+    if req.init_scheme is not None:
+        parts.append(f"{req.init_scheme}init")
     if req.seed != 0:
         parts.append(f"seed{req.seed}")
     return datasets_home() / "-".join(parts)
@@ -156,10 +159,13 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         ("--kernels", req.kernels, Kernels, "a fitting kernel"),
         ("--lr-schedule", req.lr_schedule, LrSchedule, "a schedule"),
         ("--init", req.init, InitRegime, "an init regime"),
+        ("--init-scheme", req.init_scheme, InitScheme, "an init scheme"),
     ):
         if value is not None and value not in get_args(choices):
             raise ConfigError(f"{flag} {value!r}: not {noun}{did_you_mean(value, get_args(choices))}")
-    overrides = {"steps": req.steps, "kernels": req.kernels, "lr_schedule": req.lr_schedule, "init": req.init}
+    overrides = {
+        "steps": req.steps, "kernels": req.kernels, "lr_schedule": req.lr_schedule, "init": req.init, "init_scheme": req.init_scheme,
+    }
     fit = preset.fit.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     sampling = SamplingConfig.preset(preset.sampling)
     config = BuildConfig(
@@ -275,7 +281,7 @@ def fit_shard(
     kind = field_kind(config.field_kind)
     coords, targets, source = _prepare_shard(dataset, root, items, config, kind)
     if config.fit.init == "independent":
-        init = independent_inits(config.field, [int_seed(config.seed, "init", item.key) for item in items])
+        init = independent_inits(config.field, [int_seed(config.seed, "init", item.key) for item in items], config.fit.init_scheme)
     params, loss = fit_batch(
         config.field,
         init,
@@ -322,7 +328,7 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     dataset, config, out = resolve_build(req)
     plan = plan_items(dataset, req)
     spec = config.field
-    init = shared_init(spec, config.seed)  # the start of every INR, or (independent inits) of none: not stored
+    init = shared_init(spec, config.seed, config.fit.init_scheme)  # the start of every INR, or (independent inits) of none
     shared = config.fit.init == "shared"
     chunk = config.fit.chunk_size
     meta = DatasetMeta(

@@ -38,6 +38,7 @@ from torch import Tensor
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params
 from nfbench.fields.functional import batched_forward
+from nfbench.fields.init import InitScheme
 from nfbench.fitting.streams import ItemStreams
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -99,6 +100,12 @@ class FitConfig(BaseModel):
         "where the weight-space symmetry is left for the learner to handle",
     )
 
+    init_scheme: InitScheme = Field(
+        "siren",
+        description="how each SIREN starts (nfbench.fields.init.InitScheme): siren (Sitzmann et al.) or dwsnet (the "
+        "DWSNet MNIST INRs: no special first layer, zero biases)",
+    )
+
     @model_serializer(mode="wrap")
     def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
         """Fields added later are left out of the JSON while they keep their old behaviour (eager kernels,
@@ -109,7 +116,7 @@ class FitConfig(BaseModel):
 
 
 _NO_DEFAULT = object()
-_LATER_DEFAULTS: dict[str, object] = {"kernels": "eager", "lr_schedule": "constant", "init": "shared"}
+_LATER_DEFAULTS: dict[str, object] = {"kernels": "eager", "lr_schedule": "constant", "init": "shared", "init_scheme": "siren"}
 """FitConfig fields added after format version 1, with the value that means the old behaviour."""
 
 

@@ -83,6 +83,11 @@ def check_compatible(cls: type[Method], data: INRDataset) -> None:
         )
 
 
+def describe_init(regime: str, scheme: str) -> str:
+    """``independent``, or ``independent, dwsnet scheme`` when the SIRENs do not start from Sitzmann et al.'s init."""
+    return regime if scheme == "siren" else f"{regime}, {scheme} scheme"
+
+
 def dataset_summary(data: INRDataset) -> dict[str, Any]:
     b = data.meta.build
     return {
@@ -95,7 +100,7 @@ def dataset_summary(data: INRDataset) -> dict[str, Any]:
         "params_per_inr": data.spec.n_params,
         "fit_steps": b.fit.steps if b.fit else None,
         **({"lr_schedule": b.fit.lr_schedule} if b.fit and b.fit.lr_schedule != "constant" else {}),
-        **({"init": b.fit.init} if b.fit and b.fit.init != "shared" else {}),
+        **({"init": describe_init(b.fit.init, b.fit.init_scheme)} if b.fit and (b.fit.init, b.fit.init_scheme) != ("shared", "siren") else {}),
         "origin": data.meta.origin,
     }
 

@@ -40,7 +40,7 @@ def _check_init(ds: INRDataset) -> list[DataError]:
     path = ds.root / layout.INIT
     if params_hash(ds.spec, ds.init()) != ds.meta.init_hash:
         return [DataError(path, "init hash does not match meta.json")]
-    if params_hash(ds.spec, shared_init(ds.spec, ds.meta.build.seed)) != ds.meta.init_hash:
+    if params_hash(ds.spec, shared_init(ds.spec, ds.meta.build.seed, ds.meta.build.fit.init_scheme)) != ds.meta.init_hash:
         return [DataError(path, "init is not the shared init of this spec and seed")]
     return []
 
