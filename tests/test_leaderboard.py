@@ -347,3 +347,19 @@ def test_published_numbers_sit_in_their_own_table_never_among_ranked_rows(tmp_pa
     ranked, _, published = page.partition("## Published numbers")
     assert "99.5" not in ranked and "Someone et al., 2030" not in ranked
     assert "| nf2vec | classify | accuracy | 99.5 | Someone et al., 2030 | their own INRs |" in published
+
+
+def test_decodes_without_a_surface_get_a_column_only_where_some_record_has_them(tmp_path: Path) -> None:
+    from nfbench.records import write_record
+
+    records = fixture_records(tmp_path / "records")
+    quiet = build_leaderboards(records, tmp_path / "quiet", CATALOG)
+    assert not any("decoded without a surface" in p.read_text(encoding="utf-8") for p in quiet if p.suffix == ".md")
+    base = next(r for r in load_records(records) if (r.dataset, r.task, r.method) == ("procshapes", "classify", "mlp"))
+    write_record(records, base.model_copy(update={"method": "points-net", "view": "points", "details": base.details | {leaderboard.NO_SURFACE: 3}}))
+    out = tmp_path / "out"
+    build_leaderboards(records, out, CATALOG)
+    page = (out / "procshapes.md").read_text(encoding="utf-8")
+    assert any(line.startswith("| rank |") and line.endswith("| test INRs decoded without a surface |") for line in page.splitlines())
+    rows = {row[1]: row[-1] for row in table_rows(page, "classify")}  # the last column
+    assert rows["points-net"] == "3" and rows["mlp"] == "0"
