@@ -80,7 +80,7 @@ def timing_markdown(records: list[ResultRecord], plots_dir: Path) -> tuple[str |
         lines += [
             f"## {title}",
             "",
-            f"INRs: {summary.get('field_kind', '?')} fields, {summary.get('params_per_inr', '?')} parameters each; "
+            f"INRs: {summary.get('field_kind', '?')} fields, {summary.get('params_per_inr', 0):,} parameters each; "
             f"{threads} CPU thread(s); `batch`: test INRs per pass (latencies are per INR).",
             "",
             *markdown_table(
