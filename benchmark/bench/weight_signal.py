@@ -82,8 +82,12 @@ def main(argv: list[str] | None = None) -> None:
         d_te = weight_statistics(data.spec, {k: p_te[k] - q_te[k] for k in p_te}).numpy()
         rows.append(("linear probe on statistics of (weights - own init)", _probe(d_tr, y_tr, d_te, y_te)))
         for name in data.spec.param_names():
-            moved = (p_tr[name] - q_tr[name]).flatten(1).norm(dim=1) / q_tr[name].flatten(1).norm(dim=1)
-            print(f"  {name}: median |theta - theta0| / |theta0| = {float(moved.median()):.3f}")
+            start = q_tr[name].flatten(1).norm(dim=1)
+            moved = (p_tr[name] - q_tr[name]).flatten(1).norm(dim=1)
+            if bool((start > 0).all()):
+                print(f"  {name}: median |theta - theta0| / |theta0| = {float((moved / start).median()):.3f}")
+            else:  # a zero init (dwsnet biases): only the distance travelled means anything
+                print(f"  {name}: starts at 0; median |theta| = {float(moved.median()):.3f}")
     for what, acc in rows:
         print(f"  {what}: test accuracy {100 * acc:.1f} %")
 
