@@ -111,8 +111,10 @@ class ResultRecord(BaseModel):
 
     @property
     def stem(self) -> str:
+        """Unique per run: a source-data run (an upper bound) never replaces the INR run of the same seed."""
         subset = "" if self.train_per_class is None else f".train{self.train_per_class}"
-        return f"{self.method}.{self.method_preset}{subset}.seed{self.seed}"
+        source = ".source" if self.input_mode == "source" else ""
+        return f"{self.method}.{self.method_preset}{subset}{source}.seed{self.seed}"
 
 
 def _from_v0(raw: dict[str, Any]) -> dict[str, Any]:

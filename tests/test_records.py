@@ -33,7 +33,7 @@ from nfbench.records import (
 
 FIXTURES = Path(__file__).parent / "data" / "records"
 V1_FIXTURE = FIXTURES / "procshapes" / "classify" / "nf2vec.cpu.seed0.json"
-V2_FIXTURE = FIXTURES / "procshapes" / "3f9a1c2e7b4d" / "classify" / "dgcnn.cpu.seed0.json"
+V2_FIXTURE = FIXTURES / "procshapes" / "3f9a1c2e7b4d" / "classify" / "dgcnn.cpu.source.seed0.json"
 N_V1, N_V2 = 17, 2  # fixture records in the version-1 layout, and in the current one
 
 
@@ -106,6 +106,13 @@ def test_builds_of_one_dataset_keep_their_own_records(tmp_path: Path) -> None:
     second = write_record(tmp_path, make_record(dataset_fingerprint="bbbbbbbbbbbb0001", metrics={"accuracy": 0.25}))
     assert first != second and first.parent.parent.parent == second.parent.parent.parent
     assert [r.metrics["accuracy"] for r in load_records(tmp_path)] == [2 / 3, 0.25]
+
+
+def test_a_source_data_run_never_replaces_the_inr_run_of_its_seed(tmp_path: Path) -> None:
+    on_inrs = write_record(tmp_path, make_record())
+    on_source = write_record(tmp_path, make_record(input_mode="source", metrics={"accuracy": 0.9}))
+    assert on_inrs != on_source and on_source.name.endswith(".source.seed0.json")
+    assert sorted(r.input_mode for r in load_records(tmp_path)) == ["fields", "source"]
 
 
 def test_committed_v1_fixture_still_loads() -> None:
