@@ -128,22 +128,29 @@ def tsne_plot(embeddings: Embeddings, path: Path, title: str, max_points: int = 
         return _save(fig, path)
 
 
-def timing_plot(curves: list[Curve], flat: list[Curve], path: Path, title: str) -> Path:
-    """Latency against decode resolution (log-log): solid lines with decode, dashed ``(network only)``
-    lines without it, and horizontal lines for methods that decode nothing (weight-space)."""
+@dataclass(frozen=True)
+class TimingCurve:
+    """One method's latency by decode resolution: with its decode (``total``) and without (``network``)."""
+
+    label: str
+    x: tuple[float, ...]
+    total: tuple[float, ...]
+    network: tuple[float, ...]
+
+
+def timing_plot(curves: list[TimingCurve], flat: dict[str, float], path: Path, title: str) -> Path:
+    """Latency against decode resolution (log-log): solid lines with decode, dashed ones without it, and
+    horizontal lines for the methods in ``flat`` (label -> latency), which decode nothing (weight-space)."""
     with matplotlib.style.context("default"):
         fig = Figure(figsize=(6.4, 4.4))
         ax = fig.add_subplot()
         colors = matplotlib.colormaps["tab10"].colors
-        color_of: dict[str, tuple[float, ...]] = {}
-        for c in [*curves, *flat]:
-            base = c.label.removesuffix(" (network only)")
-            color_of.setdefault(base, colors[len(color_of) % len(colors)])
-        for c in curves:
-            dashed = c.label.endswith(" (network only)")
-            ax.plot(c.x, c.y, "--" if dashed else "-o", color=color_of[c.label.removesuffix(" (network only)")], label=c.label)
-        for c in flat:
-            ax.axhline(c.y[0], color=color_of[c.label], linestyle=":", label=f"{c.label} (no decode)")
+        for i, c in enumerate(curves):
+            color = colors[i % len(colors)]
+            ax.plot(c.x, c.total, "-o", color=color, label=c.label)
+            ax.plot(c.x, c.network, "--", color=color, label=f"{c.label} (network only)")
+        for i, (label, latency) in enumerate(flat.items(), start=len(curves)):
+            ax.axhline(latency, color=colors[i % len(colors)], linestyle=":", label=f"{label} (no decode)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("decode resolution (points per cloud, cells per grid side or pixels per image side; log)")

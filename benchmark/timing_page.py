@@ -16,7 +16,7 @@ from itertools import groupby
 from pathlib import Path
 
 from nfbench.markdown import markdown_table
-from nfbench.plots import Curve, timing_plot
+from nfbench.plots import TimingCurve, timing_plot
 from nfbench.records import ResultRecord
 
 TIME_TASK = "time"
@@ -90,15 +90,21 @@ def timing_markdown(records: list[ResultRecord], plots_dir: Path) -> tuple[str |
             ),
             "",
         ]
-        curves, flat = [], []
+        curves: list[TimingCurve] = []
+        flat: dict[str, float] = {}
         for method, method_rows in groupby(rows, key=lambda row: row[0]):
-            cells = list(method_rows)
-            if cells[0][1] is None:
-                flat.append(Curve(method, (), (_median(cells[0][2], "latency_ms"),), ()))
+            cells = [(res, recs) for _, res, recs in method_rows]
+            if cells[0][0] is None:  # weight-space: no resolution, one latency
+                flat[method] = _median(cells[0][1], "latency_ms")
                 continue
-            xs = tuple(float(res) for _, res, _ in cells if res is not None)
-            curves.append(Curve(method, xs, tuple(_median(recs, "latency_ms") for _, _, recs in cells), ()))
-            curves.append(Curve(f"{method} (network only)", xs, tuple(_median(recs, "network_ms") for _, _, recs in cells), ()))
+            curves.append(
+                TimingCurve(
+                    method,
+                    tuple(float(res) for res, _ in cells),
+                    tuple(_median(recs, "latency_ms") for _, recs in cells),
+                    tuple(_median(recs, "network_ms") for _, recs in cells),
+                )
+            )
         path = plots_dir / f"timing.{dataset}.{fingerprint[:_SHORT]}.{device.split(' ')[0]}.png"
         plots.append(timing_plot(curves, flat, path, f"{dataset} ({fingerprint[:_SHORT]}) on {device}"))
         lines += [f"![latency against resolution](plots/{path.name})", ""]

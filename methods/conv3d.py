@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -119,22 +120,21 @@ class Conv3D(ClassifierMethod):
         return {"resolution": config.resolution}
 
     def check(self, info: DataInfo) -> None:
-        if self.config.rotate or self.config.flip:  # both act about the up axis: fail before any work without one
-            info.up(self.config.up_axis, "conv3d's rotations and mirror images")
+        cfg = self.config  # rotations and mirror images both act about the up axis: fail before any work without one
+        self.up_axis = info.up(cfg.up_axis, "conv3d's rotations and mirror images") if cfg.rotate or cfg.flip else None
 
     def build(self, info: DataInfo) -> nn.Module:
         return VoxNet(self.config, info.n_classes)
 
     def train_transform(self) -> Callable[[ViewBatch], ViewBatch] | None:
-        cfg = self.config
-        if not (cfg.rotate or cfg.flip):
+        cfg, up = self.config, self.up_axis
+        if up is None:  # neither rotations nor mirror images
             return None
-        up = self.info.up(cfg.up_axis, "conv3d's rotations and mirror images")
 
         def augment(batch: ViewBatch) -> ViewBatch:
             b = len(batch)
             angle = torch.rand(b) * 2 * math.pi if cfg.rotate else torch.zeros(b)
             mirror = torch.where(torch.rand(b) < 0.5, -1.0, 1.0) if cfg.flip else torch.ones(b)
-            return ViewBatch(rotate_grids(batch.data, up, angle, mirror), batch.labels, batch.index)
+            return replace(batch, data=rotate_grids(batch.data, up, angle, mirror))
 
         return augment

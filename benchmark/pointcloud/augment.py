@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -78,4 +79,4 @@ def batch_augment(augment: PointAugment) -> Callable[[ViewBatch], ViewBatch] | N
     """The training-batch transform of ``fit_classifier`` for points views, or None when nothing is on."""
     if not augment.active:
         return None
-    return lambda batch: ViewBatch(augment(batch.data), batch.labels, batch.index)
+    return lambda batch: replace(batch, data=augment(batch.data))

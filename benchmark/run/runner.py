@@ -65,9 +65,8 @@ def data_info(data: INRDataset, input_mode: InputMode) -> DataInfo:
 
 def up_axis_of(data: INRDataset) -> Axis | None:
     """The up axis its stored card declares, or (builds older than the field) its registered card's."""
-    stored = data.meta.card.get("up_axis")
-    if stored is not None or "up_axis" in data.meta.card:
-        return stored
+    if "up_axis" in data.meta.card:
+        return data.meta.card["up_axis"]
     from nfbench.datasets import DATASETS
 
     source = data.meta.card.get("name", "")

@@ -89,8 +89,12 @@ class Time(Task):
         passes = [one_pass()[1:] for _ in range(self.repeats)]
         decode = [d * per_inr for d, _ in passes]
         network = [n * per_inr for _, n in passes]
-        total = [d + n for d, n in zip(decode, network)]
-        metrics = {"latency_ms": _quartiles(total)[1], "decode_ms": _quartiles(decode)[1], "network_ms": _quartiles(network)[1]}
+        quartiles = {
+            "latency": _quartiles([d + n for d, n in zip(decode, network)]),
+            "decode": _quartiles(decode),
+            "network": _quartiles(network),
+        }
+        metrics = {f"{part}_ms": q[1] for part, q in quartiles.items()}
         if peak.mb is not None:
             metrics["peak_memory_mb"] = peak.mb
         details = {
@@ -100,11 +104,7 @@ class Time(Task):
             "view": view.name,
             "view_options": options.model_dump(mode="json") if options is not None else {},
             "resolution": None if view.resolution_option is None else getattr(options, view.resolution_option),
-            "iqr_ms": {
-                "latency": [round(q, 6) for q in _quartiles(total)[::2]],
-                "decode": [round(q, 6) for q in _quartiles(decode)[::2]],
-                "network": [round(q, 6) for q in _quartiles(network)[::2]],
-            },
+            "iqr_ms": {part: [round(q[0], 6), round(q[2], 6)] for part, q in quartiles.items()},
             "definitions": {m.name: m.definition for m in self.card.metrics},
         }
         return TaskResult(metrics, details, metrics["latency_ms"])

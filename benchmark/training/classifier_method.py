@@ -51,7 +51,8 @@ class ClassifierMethod(Method):
         """The network for ``info``; raise ``ConfigError`` when the data cannot be taken."""
 
     def check(self, info: DataInfo) -> None:
-        """Refuse, with one line, a dataset or config this method cannot take (default: accept)."""
+        """Refuse, with one line, a dataset or config this method cannot take, and resolve what the config
+        leaves to the dataset (e.g. the up axis), before any network is built (default: accept)."""
 
     def train_transform(self) -> Callable[[ViewBatch], ViewBatch] | None:
         """Rewrites each training batch on the device; it must draw from torch's global RNG."""

@@ -76,7 +76,8 @@ class DecodedView(View):
         return self._reader.params(positions)
 
     def from_params(self, params: Params) -> Tensor:
-        """Decode afresh, as the cache did (same settings, seeded), for timing the decode itself."""
+        """Decode afresh with the cache's settings (from a seeded stream of its own: timing needs the work,
+        not the cache's draws), for timing the decode itself."""
         if self.decoded is None:
             raise ConfigError(f"the {self.name!r} view reads stored source data with --input source: it decodes nothing")
         kind = FIELD_KINDS.get(self.info.field_kind)

@@ -10,6 +10,7 @@ little. Each draws from torch's global RNG on the batch's device, which the shar
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,4 +63,4 @@ def batch_augment(spec: FieldSpec, augment: WeightAugment) -> Callable[[ViewBatc
     if not augment.active:
         return None
     augment.check(spec)
-    return lambda batch: ViewBatch(augment(spec, batch.data), batch.labels, batch.index)
+    return lambda batch: replace(batch, data=augment(spec, batch.data))
