@@ -31,7 +31,7 @@ from typing import Any
 
 from nfbench.api.metrics import MetricCatalog, MetricSpec, all_metrics, metric_family
 from nfbench.errors import DataError
-from nfbench.markdown import markdown_table
+from nfbench.markdown import markdown_table, short_hash
 from nfbench.plots import MIN_TSNE_POINTS, Curve, ScatterPoint, latency_plot, learning_curve_plot, tsne_plot
 from nfbench.published import published_for
 from nfbench.records import ResultRecord, embeddings_path, load_embeddings, load_records, record_path
@@ -53,7 +53,6 @@ NO_SURFACE = "decoded_without_surface"
 
 _SUMMARY_ORDER = ("field_kind", "build_preset", "splits", "limit", "classes", "params_per_inr")
 _SPLIT_ORDER = ("train", "val", "test")
-_SHORT = 8  # characters of a fingerprint or config hash shown in tables
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,9 @@ class Entry:
     def label(self, show_data: bool, show_config: bool) -> str:
         text = f"{self.method} ({self.preset})"
         if show_data:
-            text += f" data {self.fingerprint[:_SHORT]}"
+            text += f" data {short_hash(self.fingerprint)}"
         if show_config:
-            text += f" config {self.config_hash[:_SHORT]}"
+            text += f" config {short_hash(self.config_hash)}"
         return text
 
 
@@ -240,8 +239,8 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
         out = []
         for rank, e in ranked:
             first = e.records[0]
-            cells = [str(rank), e.method, e.preset] + [f"`{e.fingerprint[:_SHORT]}`"] * show_data
-            cells += [f"`{e.config_hash[:_SHORT]}`"] * show_config
+            cells = [str(rank), e.method, e.preset] + [f"`{short_hash(e.fingerprint)}`"] * show_data
+            cells += [f"`{short_hash(e.config_hash)}`"] * show_config
             cells += [first.view] + [", ".join(first.training_sources) or "–"] * show_sources
             cells += [f"{first.n_parameters:,}"] + [f"{first.n_parameters_training:,}"] * show_training
             cells += [format_mean_std(e, metric, spec)]
@@ -398,7 +397,7 @@ def _embeddings_markdown(dataset: str, records: list[ResultRecord], records_dir:
             f"![t-SNE of {chosen.method} test embeddings](plots/{name})",
             "",
             f"t-SNE (scikit-learn, random_state 0) of the test embeddings of {what} on build "
-            f"`{chosen.dataset_fingerprint[:_SHORT]}`, coloured by class.",
+            f"`{short_hash(chosen.dataset_fingerprint)}`, coloured by class.",
             "",
         ]
     return (["## Embeddings", "", *lines] if lines else []), written
@@ -413,7 +412,7 @@ def _dataset_page(
     builds: dict[str, dict[str, Any]] = {}
     for r in records:
         builds.setdefault(r.dataset_fingerprint, r.dataset_summary)
-    lines += [f"- `{fp[:_SHORT]}`: {describe_dataset(s)}" for fp, s in sorted(builds.items())] + [""]
+    lines += [f"- `{short_hash(fp)}`: {describe_dataset(s)}" for fp, s in sorted(builds.items())] + [""]
 
     sections = _sections(records)
     for section in sections:

@@ -15,13 +15,12 @@ from collections import defaultdict
 from itertools import groupby
 from pathlib import Path
 
-from nfbench.markdown import markdown_table
+from nfbench.markdown import markdown_table, short_hash
 from nfbench.plots import TimingCurve, timing_plot
 from nfbench.records import ResultRecord
 
 TIME_TASK = "time"
 REFERENCE = "nf2vec"  # the weight-space method the papers' claim is about
-_SHORT = 8
 
 
 def _median(records: list[ResultRecord], metric: str) -> float:
@@ -76,7 +75,7 @@ def timing_markdown(records: list[ResultRecord], plots_dir: Path) -> tuple[str |
             cells.append(f"{_median(recs, 'latency_ms') / ref_ms:.3g}" if ref_ms else "–")
             cells += [str(recs[0].details.get("batch_size")), f"{recs[0].n_parameters:,}"]
             table.append(cells)
-        title = f"{dataset} `{fingerprint[:_SHORT]}` on {device}"
+        title = f"{dataset} `{short_hash(fingerprint)}` on {device}"
         lines += [
             f"## {title}",
             "",
@@ -105,7 +104,7 @@ def timing_markdown(records: list[ResultRecord], plots_dir: Path) -> tuple[str |
                     tuple(_median(recs, "network_ms") for _, recs in cells),
                 )
             )
-        path = plots_dir / f"timing.{dataset}.{fingerprint[:_SHORT]}.{device.split(' ')[0]}.png"
-        plots.append(timing_plot(curves, flat, path, f"{dataset} ({fingerprint[:_SHORT]}) on {device}"))
+        path = plots_dir / f"timing.{dataset}.{short_hash(fingerprint)}.{device.split(' ')[0]}.png"
+        plots.append(timing_plot(curves, flat, path, f"{dataset} ({short_hash(fingerprint)}) on {device}"))
         lines += [f"![latency against resolution](plots/{path.name})", ""]
     return "\n".join(lines).rstrip("\n") + "\n", plots
