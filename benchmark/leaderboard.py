@@ -50,6 +50,8 @@ papers and why); kept in its own folder so that rebuilds never delete or rewrite
 TIMING_PAGE = "timing.md"
 NO_SURFACE = "decoded_without_surface"
 """Record detail: test INRs whose decode (cloud, grid, renders) found no surface and held a fallback."""
+FLOOR, AT_FLOOR = "floor", "at_floor"  # reconstruct: what a perfect decode scores, and the metrics of a record at it
+FLOOR_MARK = "≈floor"
 
 _SUMMARY_ORDER = ("field_kind", "build_preset", "splits", "limit", "classes", "params_per_inr")
 _SPLIT_ORDER = ("train", "val", "test")
@@ -239,12 +241,13 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
         out = []
         for rank, e in ranked:
             first = e.records[0]
-            cells = [str(rank), e.method, e.preset] + [f"`{short_hash(e.fingerprint)}`"] * show_data
+            floored = {m for m in (metric, *others) if any(r.details.get(AT_FLOOR, {}).get(m) for r in e.records)}
+            cells = [FLOOR_MARK if metric in floored else str(rank), e.method, e.preset] + [f"`{short_hash(e.fingerprint)}`"] * show_data
             cells += [f"`{short_hash(e.config_hash)}`"] * show_config
             cells += [first.view] + [", ".join(first.training_sources) or "–"] * show_sources
             cells += [f"{first.n_parameters:,}"] + [f"{first.n_parameters_training:,}"] * show_training
-            cells += [format_mean_std(e, metric, spec)]
-            cells += [catalog.get(m).format(e.mean(m)) if e.values(m) else "–" for m in others]
+            cells += [format_mean_std(e, metric, spec) + f" {FLOOR_MARK}" * (metric in floored)]
+            cells += [catalog.get(m).format(e.mean(m)) + f" {FLOOR_MARK}" * (m in floored) if e.values(m) else "–" for m in others]
             cells += [
                 str(len(e.records)),
                 f"{e.latency():.3f}",
@@ -265,6 +268,7 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
     ]
     if on_fields:
         lines += [*markdown_table(header, rows(on_fields), align), ""]
+        lines += _floor_lines(section, [metric, *others], catalog)
     if on_source:
         lines += [
             f"### {section.title}: upper bounds from the source data",
@@ -281,6 +285,20 @@ def _section_markdown(section: _Section, catalog: MetricCatalog, plot_link: str 
     if definitions:
         lines += ["Metric definitions:", "", *(f"- `{k}`: {v}" for k, v in definitions), ""]
     return lines
+
+
+def _floor_lines(section: _Section, metrics: list[str], catalog: MetricCatalog) -> list[str]:
+    """Each build's sampling floor, where the task measured one (``details["floor"]``), and what the mark means."""
+    floors = {r.dataset_fingerprint: r.details[FLOOR] for r in section.records if isinstance(r.details.get(FLOOR), dict)}
+    if not floors:
+        return []
+    lines = [
+        f"Sampling floor (the task's `floor`: what a perfect reconstruction scores) of build `{short_hash(fp)}`: "
+        + ", ".join(f"{m} {catalog.get(m).format(floor[m])}" for m in metrics if m in floor)
+        + "."
+        for fp, floor in sorted(floors.items())
+    ]
+    return [*lines, f"{FLOOR_MARK} marks a value at that floor (see `at_floor`): it ranks nothing.", ""]
 
 
 def _latency_plot(dataset: str, section: _Section, catalog: MetricCatalog, plots_dir: Path) -> Path | None:

@@ -98,29 +98,13 @@ def f_score(a: Tensor, b: Tensor, threshold: float = 0.01) -> Tensor:
 
 
 def dense_cloud_metrics(pred: np.ndarray, ref: np.ndarray, threshold: float, max_queries: int | None = None) -> dict[str, float]:
-    """Chamfer, one-sided distances and F-score between two dense clouds ``(N, 3)`` and ``(M, 3)``.
-
-    For 10^5-point clouds, where the pairwise search of ``chamfer_distance`` would hold
-    10^10 distances: nearest neighbours come from a KD-tree over each cloud, one shape per
-    call (a KD-tree indexes one cloud). ``accuracy`` is the mean L2 distance from ``pred``
+    """Chamfer, one-sided distances and F-score between two dense clouds ``(N, 3)`` and ``(M, 3)``
+    (``dense_distances``). ``accuracy`` is the mean L2 distance from ``pred``
     to ``ref`` (how far decoded points stray from the reference), ``completeness`` the mean
     from ``ref`` to ``pred`` (how much of the reference is covered); ``chamfer`` is their
     sum, with the conventions of ``chamfer_distance``, and ``f_score`` is ``f_score``'s.
-
-    ``max_queries`` takes the distances from only the first ``max_queries`` points of each
-    cloud to the whole other one. The sampling floor of a one-sided distance is set by the
-    density of the cloud searched, not by how many points query it, so a small query set
-    keeps the floor of a dense target at a fraction of the cost; the clouds must then be
-    i.i.d. samples in random order (surface samples and decoded clouds are), so that their
-    first points are an unbiased subset.
     """
-    for name, cloud in (("pred", pred), ("ref", ref)):
-        if cloud.ndim != 2 or cloud.shape[1] != 3 or len(cloud) == 0:
-            raise ValueError(f"expected a non-empty cloud (N, 3) for {name}, got {cloud.shape}")
-        if not np.isfinite(cloud).all():
-            raise ValueError(f"{name} cloud contains non-finite values")
-    d_pred = cKDTree(ref).query(pred[:max_queries], k=1, workers=-1)[0]
-    d_ref = cKDTree(pred).query(ref[:max_queries], k=1, workers=-1)[0]
+    d_pred, d_ref = dense_distances(pred, ref, max_queries)
     precision, recall = float((d_pred < threshold).mean()), float((d_ref < threshold).mean())
     accuracy, completeness = float(d_pred.mean()), float(d_ref.mean())
     return {
@@ -129,6 +113,26 @@ def dense_cloud_metrics(pred: np.ndarray, ref: np.ndarray, threshold: float, max
         "completeness": completeness,
         "f_score": 2 * precision * recall / max(precision + recall, 1e-12),
     }
+
+
+def dense_distances(pred: np.ndarray, ref: np.ndarray, max_queries: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour L2 distances from ``pred (N, 3)`` to ``ref (M, 3)`` and back, through KD-trees.
+
+    For 10^5-point clouds, where the pairwise search of ``chamfer_distance`` would hold
+    10^10 distances; one shape per call (a KD-tree indexes one cloud). ``max_queries`` takes
+    the distances from only the first ``max_queries`` points of each cloud to the whole
+    other one. The sampling floor of a one-sided distance is set by the density of the cloud
+    searched, not by how many points query it, so a small query set keeps the floor of a
+    dense target at a fraction of the cost; the clouds must then be i.i.d. samples in random
+    order (surface samples and decoded clouds are), so that their first points are an
+    unbiased subset.
+    """
+    for name, cloud in (("pred", pred), ("ref", ref)):
+        if cloud.ndim != 2 or cloud.shape[1] != 3 or len(cloud) == 0:
+            raise ValueError(f"expected a non-empty cloud (N, 3) for {name}, got {cloud.shape}")
+        if not np.isfinite(cloud).all():
+            raise ValueError(f"{name} cloud contains non-finite values")
+    return cKDTree(ref).query(pred[:max_queries], k=1, workers=-1)[0], cKDTree(pred).query(ref[:max_queries], k=1, workers=-1)[0]
 
 
 def voxel_iou(pred: Tensor, gt: Tensor) -> Tensor:

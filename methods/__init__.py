@@ -31,5 +31,6 @@ for _name, _ref in {
     "pointnet2": "nfbench.methods.pointnet2:PointNet2",
     "dgcnn": "nfbench.methods.dgcnn:DGCNN",
     "conv3d": "nfbench.methods.conv3d:Conv3D",
+    "inr": "nfbench.methods.stored_inr:StoredINR",
 }.items():
     METHODS.register_lazy(_name, _ref)

@@ -31,6 +31,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View, ViewBatch
+from nfbench.decode.clouds import decode_clouds
+from nfbench.decode.common import FieldFn
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
@@ -431,20 +433,31 @@ class Nf2Vec(Method):
         seeds = [self.seed * 1_000_003 + int(i) for i in index]
         return params, self.kind.quality_reference(source, self.device), seeds
 
+    def decoded_field(self, params: Params) -> FieldFn:
+        """The implicit decoder conditioned on the embeddings of the INRs ``params``: nf2vec's own field of each shape."""
+        with torch.no_grad():
+            emb = self.autoencoder.embed(params)
+        return lambda coords: self.autoencoder.decoder(emb, self.autoencoder.encode_queries(coords))
+
+    def reconstruct(self, view: View, n_points: int) -> Tensor:
+        """Clouds decoded from the embeddings alone (the paper's reconstruction from nf2vec embeddings)."""
+        self.autoencoder.eval()
+        cfg = self.config
+        return decode_clouds(
+            view, self.kind, lambda b: self.decoded_field(b.data), n_points, cfg.select_resolution, self.device, cfg.eval_batch_size, self.seed
+        )
+
     @torch.no_grad()
     def reconstruction_quality(self, params: Params, reference: Tensor, seeds: list[int]) -> float:
         """Mean fit quality (the kind's first metric) of the decoder, conditioned on the embeddings of the
         selection INRs, against their stored sources: the pretext's model selection."""
         self.autoencoder.eval()
-        emb = self.autoencoder.embed(params)
-
-        def decoded(coords: Tensor) -> Tensor:
-            return self.autoencoder.decoder(emb, self.autoencoder.encode_queries(coords))
-
         streams = ItemStreams(seeds)  # fresh streams: the same decode every epoch
         with warnings.catch_warnings():  # an early decoder has no surface yet: its poor score is the point
             warnings.simplefilter("ignore", RuntimeWarning)
-            quality = self.kind.fit_quality(decoded, len(seeds), reference, resolution=self.config.select_resolution, generator=streams)
+            quality = self.kind.fit_quality(
+                self.decoded_field(params), len(seeds), reference, resolution=self.config.select_resolution, generator=streams
+            )
         return float(quality[self.kind.quality_metrics[0].name].mean())
 
     def train_pretext(self, train: View, val: View, progress: Progress | None) -> dict[str, Any]:

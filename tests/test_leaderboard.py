@@ -363,3 +363,19 @@ def test_decodes_without_a_surface_get_a_column_only_where_some_record_has_them(
     assert any(line.startswith("| rank |") and line.endswith("| test INRs decoded without a surface |") for line in page.splitlines())
     rows = {row[1]: row[-1] for row in table_rows(page, "classify")}  # the last column
     assert rows["points-net"] == "3" and rows["mlp"] == "0"
+
+
+def test_a_task_floor_is_stated_and_values_at_it_rank_nothing(tmp_path: Path) -> None:
+    from nfbench.records import write_record
+
+    records = fixture_records(tmp_path / "records")
+    base = next(r for r in load_records(records) if (r.dataset, r.task, r.method) == ("procshapes", "classify", "mlp"))
+    for method, accuracy, at_floor in (("mlp", 0.97, True), ("stats", 0.6, False)):
+        details = base.details | {leaderboard.FLOOR: {"accuracy": 0.98}, leaderboard.AT_FLOOR: {"accuracy": at_floor}}
+        write_record(records, base.model_copy(update={"method": method, "metrics": {"accuracy": accuracy}, "details": details}))
+    out = tmp_path / "out"
+    build_leaderboards(records, out, CATALOG)
+    page = (out / "procshapes.md").read_text(encoding="utf-8")
+    ranks = {row[1]: row[0] for row in table_rows(page, "classify")}
+    assert ranks["mlp"] == leaderboard.FLOOR_MARK and ranks["stats"] != leaderboard.FLOOR_MARK
+    assert f"of build `{base.dataset_fingerprint[:8]}`: accuracy 98.0" in page

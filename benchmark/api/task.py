@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from nfbench.api.capabilities import CAPABILITIES
 from nfbench.api.metrics import MetricSpec, metric_family
 from nfbench.api.view import View
+from nfbench.datasets.base import Shape
 
 
 class TaskCard(BaseModel):
@@ -50,6 +52,11 @@ class OpenView(Protocol):
     ``first=n`` opens only the split's first ``n`` items (what a timing task needs)."""
 
     def __call__(self, split: str, first: int | None = None) -> View: ...
+
+    def source_shapes(self, split: str) -> Iterator[Shape]:
+        """The normalized source shape of each of the split's items (view order), loaded as the build
+        loaded it: ground truth for scoring, at any density."""
+        ...
 
 
 class Task(ABC):

@@ -30,7 +30,9 @@ def run(
     rerun: bool = typer.Option(False, help="Ignore the training cache and train again."),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1, ..."),
     out: Path = typer.Option(Path("leaderboards/records"), help="Where result records are written."),
-    root: Path | None = typer.Option(None, help="Raw data root, if the dataset must be built first."),
+    root: Path | None = typer.Option(
+        None, help="Raw data root: to build the dataset first, and for tasks that score against the source shapes (reconstruct)."
+    ),
     limit: int | None = typer.Option(None, help="Shapes per class and split, if the dataset must be built first."),
 ) -> None:
     """Train (or load the cached training of) a method and evaluate it once on the test split."""
@@ -53,7 +55,7 @@ def run(
         with make_progress(disable=not main) as progress:
             with distributed.main_process_first():  # rank 0 builds the dataset if needed, the others then open it
                 data = open_or_build_dataset(dataset, dev, root, limit, progress)
-            results = [run_one(spec, task, data, dev, out, progress, rerun) for spec in specs]
+            results = [run_one(spec, task, data, dev, out, progress, rerun, root) for spec in specs]
     finally:
         distributed.cleanup()
     if not main:

@@ -8,8 +8,10 @@ it uses and at which level its surface lies.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -41,6 +43,21 @@ class NoSurfaceWarning(RuntimeWarning):
     def __init__(self, message: str, items: list[int]) -> None:
         super().__init__(message)
         self.items = items
+
+@contextlib.contextmanager
+def no_surface_items() -> Iterator[list[int]]:
+    """Collects the batch positions that ``NoSurfaceWarning``s inside the block name (in the
+    order warned; one decode call per block keeps them unambiguous); other warnings pass on."""
+    flagged: list[int] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoSurfaceWarning)
+        yield flagged
+    for w in caught:
+        if isinstance(w.message, NoSurfaceWarning):
+            flagged += w.message.items
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
 
 def field_fn(spec: FieldSpec, params: Params) -> FieldFn:
     """Bind stacked INR parameters ``(B, *shape)`` into the callable the decoders and the fitter use."""

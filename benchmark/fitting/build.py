@@ -243,6 +243,16 @@ def quality_measured(config: BuildConfig, key: str) -> bool:
     return config.quality_sample is None or int_seed(config.seed, "quality-sample", key) % config.quality_sample == 0
 
 
+def load_item_shape(dataset: ShapeDataset, root: Path | None, item: ItemRecord, seed: int) -> Shape:
+    """The normalized shape an item's INR is fitted to, its ``--augment`` transform included
+    (the build's ``seed``): what the fit saw, and what a reconstruction is scored against."""
+    ref = ItemRef(item.augment_of or item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
+    raw = dataset.load(root, ref)
+    if item.augment_of is not None:
+        raw = augment_shape(raw, np.random.default_rng(int_seed(seed, "augment", item.key)), item.locator)
+    return normalize_shape(raw, item.locator)
+
+
 def _prepare_shard(
     dataset: ShapeDataset, root: Path | None, items: list[ItemRecord], config: BuildConfig, kind: FieldKind
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
@@ -251,11 +261,7 @@ def _prepare_shard(
     coords, targets = [], []
     source: dict[str, list[np.ndarray]] = {}
     for item in items:
-        ref = ItemRef(item.augment_of or item.key, item.split, item.label, item.locator, item.fingerprint)  # type: ignore[arg-type]
-        raw = dataset.load(root, ref)
-        if item.augment_of is not None:
-            raw = augment_shape(raw, np.random.default_rng(int_seed(config.seed, "augment", item.key)), item.locator)
-        shape = normalize_shape(raw, item.locator)
+        shape = load_item_shape(dataset, root, item, config.seed)
         rng = np.random.default_rng(int_seed(config.seed, item.key))
         sup = kind.supervision(shape, sampling, rng, item.locator)
         coords.append(sup.coords)

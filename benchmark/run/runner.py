@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +21,11 @@ import torch
 from rich.progress import Progress
 
 from nfbench import __version__
-from nfbench.api import Axis, DataInfo, InputMode, Method, MethodConfig, OpenView, Task
+from nfbench.api import Axis, DataInfo, InputMode, Method, MethodConfig, Task, View
+from nfbench.datasets.base import Shape
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
-from nfbench.fitting.build import package_versions
+from nfbench.fitting.build import load_item_shape, package_versions
 from nfbench.hashing import sha256_json
 from nfbench.methods import METHODS
 from nfbench.paths import ensure_writable_dir, nfbench_home
@@ -138,13 +139,39 @@ class RunSpec:
         )
 
 
-def view_opener(data: INRDataset, spec: RunSpec, device: torch.device, progress: Progress | None) -> OpenView:
-    cls = spec.cls
+@dataclass(frozen=True)
+class ViewOpener:
+    """The ``OpenView`` the runner hands to ``fit`` (train, val) and to a task (test, and its references)."""
+
+    ctx: ViewContext
+    view_name: str
+    root: Path | None = None  # the raw data the dataset was built from, for tasks that score against it
+
+    def __call__(self, split: str, first: int | None = None) -> View:
+        return VIEWS.get(self.view_name).open(replace(self.ctx, first=first), split)
+
+    def source_shapes(self, split: str) -> Iterator[Shape]:
+        from nfbench.datasets import DATASETS
+
+        data = self.ctx.dataset
+        name = data.meta.card.get("name", "")
+        if name not in DATASETS.names():
+            raise ConfigError(f"dataset {data.meta.name!r} was built from {name!r}, which is not registered here: its source shapes cannot be read")
+        source = DATASETS.get(name)()
+        if source.card.needs_root and self.root is None:
+            raise ConfigError(f"scoring against the source shapes of {data.meta.name!r} needs --root, the {name} data it was built from")
+        by_index = {item.index: item for record in data.records for item in record.items}
+        for i in self.ctx.reader(split).indices.tolist():
+            yield load_item_shape(source, self.root, by_index[i], data.meta.build.seed)
+
+
+def view_opener(
+    data: INRDataset, spec: RunSpec, device: torch.device, progress: Progress | None, root: Path | None = None
+) -> ViewOpener:
     info = data_info(data, spec.input_mode)
-    options = cls.view_options(spec.config)
+    options = spec.cls.view_options(spec.config)
     ctx = ViewContext(data, info, spec.input_mode, device, nfbench_home() / "views", options, progress, spec.train_per_class)
-    view_cls = VIEWS.get(cls.card.view)
-    return lambda split, first=None: view_cls.open(replace(ctx, first=first), split)
+    return ViewOpener(ctx, spec.cls.card.view, root)
 
 
 @dataclass
@@ -210,13 +237,15 @@ def run_one(
     out_dir: Path,
     progress: Progress | None = None,
     rerun: bool = False,
+    root: Path | None = None,
 ) -> tuple[ResultRecord, Path | None]:
+    """``root``: the raw data the dataset was built from, for tasks that score against the source shapes."""
     task_obj = task_for(spec.cls, task)
     if task_obj.card.needs_training:
         trained = train_or_load(spec, data, device, progress, rerun)
     else:  # timing: the untrained network costs what the trained one does
         trained = TrainedMethod(new_method(spec, data, device), 0.0, False)
-    result = task_obj.evaluate(trained.method, view_opener(data, spec, device, progress))
+    result = task_obj.evaluate(trained.method, view_opener(data, spec, device, progress, root))
     card = trained.method.card
     record = ResultRecord(
         method=spec.method,

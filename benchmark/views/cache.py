@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
-from nfbench.decode.common import NoSurfaceWarning
+from nfbench.decode.common import no_surface_items
 from nfbench.errors import DataError
 from nfbench.fields import Params
 from nfbench.hashing import sha256_file, sha256_json
@@ -152,16 +152,12 @@ def decoded_split(
         for chunk in positions.split(settings.chunk):
             params = {k: v.to(device) for k, v in reader.params(chunk).items()}
             start = time.perf_counter()
-            with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", NoSurfaceWarning)
+            with torch.no_grad(), no_surface_items() as warned:
                 block = decode(params, gen)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds += [(time.perf_counter() - start) / len(chunk)] * len(chunk)
-            flagged = {i for w in caught if isinstance(w.message, NoSurfaceWarning) for i in w.message.items}
-            for w in caught:  # others go on to the user unchanged
-                if not isinstance(w.message, NoSurfaceWarning):
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            flagged = set(warned)
             blank = None if empty is None else empty(block)
             if blank is not None:
                 flagged |= set(blank.nonzero().flatten().tolist())
