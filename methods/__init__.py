@@ -32,5 +32,6 @@ for _name, _ref in {
     "dgcnn": "nfbench.methods.dgcnn:DGCNN",
     "conv3d": "nfbench.methods.conv3d:Conv3D",
     "inr": "nfbench.methods.stored_inr:StoredINR",
+    "deepsdf": "nfbench.methods.deepsdf:DeepSDF",
 }.items():
     METHODS.register_lazy(_name, _ref)

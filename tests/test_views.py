@@ -20,7 +20,7 @@ def context(data, tmp_path, input_mode="fields", **options) -> ViewContext:
 
 
 def test_every_registered_view_declares_itself():
-    assert set(VIEWS.names()) == {"weights", "weight-graph", "field", "points", "voxels", "renders", "latents"}
+    assert set(VIEWS.names()) == {"weights", "weight-graph", "field", "points", "voxels", "renders", "latents", "supervision"}
     assert all(VIEWS.get(n).name == n and VIEWS.get(n).description for n in VIEWS.names())
 
 

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from nfbench.fields import FieldSpec, Params
 
-ViewName = Literal["weights", "weight-graph", "field", "points", "voxels", "renders", "latents"]
+ViewName = Literal["weights", "weight-graph", "field", "points", "voxels", "renders", "latents", "supervision"]
 Axis = Literal["x", "y", "z"]
 InputMode = Literal["fields", "source"]
 """``fields``: everything a method reads comes from the INRs (decoded where needed).

@@ -45,7 +45,7 @@ from nfbench.presets import build_preset
 from nfbench.store import writer
 from nfbench.store.layout import META
 from nfbench.store.schema import BuildConfig, DatasetMeta, ItemRecord, build_hash, plan_hash
-from nfbench.targets import SamplingConfig, normalize_shape
+from nfbench.targets import SamplingConfig, Supervision, normalize_shape
 
 _VERSIONED = ("nfbench", "torch", "numpy", "open3d", "trimesh", "scikit-image", "safetensors")
 
@@ -253,17 +253,22 @@ def load_item_shape(dataset: ShapeDataset, root: Path | None, item: ItemRecord, 
     return normalize_shape(raw, item.locator)
 
 
+def item_supervision(shape: Shape, item: ItemRecord, config: BuildConfig, kind: FieldKind) -> tuple[Supervision, np.random.Generator]:
+    """The queries and targets the item's INR is fitted to, and the item's generator after drawing them
+    (the build goes on to draw the stored reference cloud from it)."""
+    rng = np.random.default_rng(int_seed(config.seed, item.key))
+    return kind.supervision(shape, SamplingConfig.model_validate(config.sampling), rng, item.locator), rng
+
+
 def _prepare_shard(
     dataset: ShapeDataset, root: Path | None, items: list[ItemRecord], config: BuildConfig, kind: FieldKind
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """Load, normalize and sample supervision and source data for each item of a shard (I/O-bound, per shape)."""
-    sampling = SamplingConfig.model_validate(config.sampling)
     coords, targets = [], []
     source: dict[str, list[np.ndarray]] = {}
     for item in items:
         shape = load_item_shape(dataset, root, item, config.seed)
-        rng = np.random.default_rng(int_seed(config.seed, item.key))
-        sup = kind.supervision(shape, sampling, rng, item.locator)
+        sup, rng = item_supervision(shape, item, config, kind)
         coords.append(sup.coords)
         targets.append(sup.targets)
         stored = kind.source_tensors(shape, sup, config.n_reference_points, rng, item.locator) | {"labels": np.asarray(item.label)}

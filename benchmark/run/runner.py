@@ -145,24 +145,14 @@ class ViewOpener:
 
     ctx: ViewContext
     view_name: str
-    root: Path | None = None  # the raw data the dataset was built from, for tasks that score against it
 
     def __call__(self, split: str, first: int | None = None) -> View:
         return VIEWS.get(self.view_name).open(replace(self.ctx, first=first), split)
 
     def source_shapes(self, split: str) -> Iterator[Shape]:
-        from nfbench.datasets import DATASETS
-
-        data = self.ctx.dataset
-        name = data.meta.card.get("name", "")
-        if name not in DATASETS.names():
-            raise ConfigError(f"dataset {data.meta.name!r} was built from {name!r}, which is not registered here: its source shapes cannot be read")
-        source = DATASETS.get(name)()
-        if source.card.needs_root and self.root is None:
-            raise ConfigError(f"scoring against the source shapes of {data.meta.name!r} needs --root, the {name} data it was built from")
-        by_index = {item.index: item for record in data.records for item in record.items}
-        for i in self.ctx.reader(split).indices.tolist():
-            yield load_item_shape(source, self.root, by_index[i], data.meta.build.seed)
+        source, items = self.ctx.source_items(split)
+        for item in items:
+            yield load_item_shape(source, self.ctx.root, item, self.ctx.dataset.meta.build.seed)
 
 
 def view_opener(
@@ -170,8 +160,10 @@ def view_opener(
 ) -> ViewOpener:
     info = data_info(data, spec.input_mode)
     options = spec.cls.view_options(spec.config)
-    ctx = ViewContext(data, info, spec.input_mode, device, nfbench_home() / "views", options, progress, spec.train_per_class)
-    return ViewOpener(ctx, spec.cls.card.view, root)
+    ctx = ViewContext(
+        data, info, spec.input_mode, device, nfbench_home() / "views", options, progress, spec.train_per_class, root=root
+    )
+    return ViewOpener(ctx, spec.cls.card.view)
 
 
 @dataclass
@@ -192,6 +184,7 @@ def new_method(spec: RunSpec, data: INRDataset, device: torch.device) -> Method:
 def train_or_load(
     spec: RunSpec, data: INRDataset, device: torch.device, progress: Progress | None = None, rerun: bool = False,
     warn: Callable[[str], None] = print,
+    root: Path | None = None,
 ) -> TrainedMethod:
     method = new_method(spec, data, device)
     key = spec.cache_key(data)
@@ -202,7 +195,7 @@ def train_or_load(
         method.load_state_dict(state)
         method.history = meta.get("history", {})
         return TrainedMethod(method, float(meta["train_seconds"]), True)
-    open_view = view_opener(data, spec, device, progress)
+    open_view = view_opener(data, spec, device, progress, root)
     train, val = open_view("train"), open_view("val")
     sources = spec.training_sources(data)
     missing = [name for name in sources if name not in data.source_names]
@@ -242,7 +235,7 @@ def run_one(
     """``root``: the raw data the dataset was built from, for tasks that score against the source shapes."""
     task_obj = task_for(spec.cls, task)
     if task_obj.card.needs_training:
-        trained = train_or_load(spec, data, device, progress, rerun)
+        trained = train_or_load(spec, data, device, progress, rerun, root=root)
     else:  # timing: the untrained network costs what the trained one does
         trained = TrainedMethod(new_method(spec, data, device), 0.0, False)
     result = task_obj.evaluate(trained.method, view_opener(data, spec, device, progress, root))

@@ -18,5 +18,6 @@ for _name, _ref in {
     "voxels": "nfbench.views.voxels:VoxelsView",
     "renders": "nfbench.views.renders:RendersView",
     "latents": "nfbench.views.latents:LatentsView",
+    "supervision": "nfbench.views.supervision:SupervisionView",
 }.items():
     VIEWS.register_lazy(_name, _ref)

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -27,7 +28,6 @@ from torch import Tensor
 
 from nfbench.decode.common import no_surface_items
 from nfbench.errors import DataError
-from nfbench.fields import Params
 from nfbench.hashing import sha256_file, sha256_json
 from nfbench.store.atomic import atomic_write, atomic_write_json
 from nfbench.views.context import SplitReader
@@ -35,8 +35,8 @@ from nfbench.views.context import SplitReader
 PART_SIZE = 256
 """INRs per cache part: the unit of resumption and of checksum verification."""
 
-Decoder = Callable[[Params, torch.Generator], Tensor]
-"""Stacked params of a chunk (on the decode device) and a seeded generator -> ``(B, ...)`` data."""
+Decoder = Callable[[Any, torch.Generator], Tensor]
+"""Stacked params of a chunk (on the decode device; or what ``read`` gives) and a seeded generator -> ``(B, ...)`` data."""
 EmptyTest = Callable[[Tensor], Tensor | None]
 """Decoded ``(B, ...)`` data -> ``(B,)`` bool: items that hold no surface (None: the data cannot tell)."""
 
@@ -133,8 +133,12 @@ def decoded_split(
     device: torch.device,
     progress: Progress | None = None,
     empty: EmptyTest | None = None,
+    read: Callable[[Tensor], Any] | None = None,
 ) -> DecodedSplit:
-    """The decoded split, decoding (and caching) the parts that are missing."""
+    """The decoded split, decoding (and caching) the parts that are missing.
+
+    ``read`` turns a chunk's positions into what ``decode`` takes (default: the INRs' stacked
+    parameters on ``device``); views computed from the source shapes read the positions."""
     folder = cache_root / dataset_fingerprint[:16] / f"{settings.view}-{settings.key}" / reader.name
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(folder / "settings.json", settings.model_dump(mode="json") | {"dataset_fingerprint": dataset_fingerprint})
@@ -150,10 +154,10 @@ def decoded_split(
         gen = torch.Generator(device=device).manual_seed(int(sha256_json([settings.seed, reader.name, part])[:15], 16))
         blocks, seconds, no_surface = [], [], []
         for chunk in positions.split(settings.chunk):
-            params = {k: v.to(device) for k, v in reader.params(chunk).items()}
+            inputs = read(chunk) if read is not None else {k: v.to(device) for k, v in reader.params(chunk).items()}
             start = time.perf_counter()
             with torch.no_grad(), no_surface_items() as warned:
-                block = decode(params, gen)
+                block = decode(inputs, gen)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds += [(time.perf_counter() - start) / len(chunk)] * len(chunk)

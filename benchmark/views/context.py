@@ -14,9 +14,11 @@ from rich.progress import Progress
 from torch import Tensor
 
 from nfbench.api.view import DataInfo, InputMode, View
+from nfbench.datasets.base import ShapeDataset
 from nfbench.errors import ConfigError
 from nfbench.fields import Params
 from nfbench.store.reader import INRDataset
+from nfbench.store.schema import ItemRecord
 
 
 class SplitReader:
@@ -97,9 +99,25 @@ class ViewContext:
     progress: Progress | None = None
     train_per_class: int | None = None  # learning curves: only the first N train items of each class
     first: int | None = None  # every split: only its first N items (timing)
+    root: Path | None = None  # the raw data the dataset was built from: views and scores that read the source shapes
 
     def reader(self, split: str) -> SplitReader:
         return SplitReader(self.dataset, split, self.train_per_class if split == "train" else None, self.first)
+
+    def source_items(self, split: str) -> tuple[ShapeDataset, list[ItemRecord]]:
+        """The registered dataset the build read and the split's item records (view order): how views
+        and scores that go back to the source shapes load them (``nfbench.fitting.build.load_item_shape``)."""
+        from nfbench.datasets import DATASETS
+
+        data = self.dataset
+        name = data.meta.card.get("name", "")
+        if name not in DATASETS.names():
+            raise ConfigError(f"dataset {data.meta.name!r} was built from {name!r}, which is not registered here: its source shapes cannot be read")
+        source = DATASETS.get(name)()
+        if source.card.needs_root and self.root is None:
+            raise ConfigError(f"reading the source shapes of {data.meta.name!r} needs --root, the {name} data it was built from")
+        by_index = {item.index: item for record in data.records for item in record.items}
+        return source, [by_index[i] for i in self.reader(split).indices.tolist()]
 
     def parse_options(self, model: type[OptionsT], view: str) -> OptionsT:
         """The method's view options validated by the view's options class; a bad one is a one-line error."""
