@@ -33,5 +33,6 @@ for _name, _ref in {
     "conv3d": "nfbench.methods.conv3d:Conv3D",
     "inr": "nfbench.methods.stored_inr:StoredINR",
     "deepsdf": "nfbench.methods.deepsdf:DeepSDF",
+    "functa": "nfbench.methods.functa:Functa",
 }.items():
     METHODS.register_lazy(_name, _ref)

@@ -10,9 +10,8 @@ them, and the decoder conditioned on a code reconstructs its shape.
 
 The targets and loss are those of the field kind (the INRs' own: BCE on sigmoid-encoded
 distances), not the paper's clamped L1 on raw SDF values, so both representations fit one
-objective. Test-time optimisation that diverges for a shape (a non-finite code or loss) is
-retried once at a tenth of the rate; a shape that diverges again keeps the prior mean (the
-zero code), and its key is listed in the record (``training.test_time``) under that rule.
+objective. Test-time optimisation that diverges for a shape follows the rule of
+``nfbench.training.latent_codes``, stated and applied in the record (``training.test_time``).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from nfbench.decode.clouds import decode_clouds
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind
 from nfbench.training import bn_mlp
 from nfbench.training.evaluation import predict_view
+from nfbench.training.latent_codes import latents_of, query_subset, test_time_report
 from nfbench.training.supervised import fit_classifier
 from nfbench.training.trainer import Trainer, TrainerConfig
 from nfbench.views.tensor import TensorView
@@ -91,14 +91,6 @@ class _Joint(nn.Module):
         self.decoder = decoder
         self.codes = nn.Embedding(n_shapes, latent)
         nn.init.normal_(self.codes.weight, std=std)
-
-
-def query_subset(data: dict[str, Tensor], n: int) -> tuple[Tensor, Tensor]:
-    """``n`` random supervision queries per shape (torch's global RNG, which the trainer checkpoints)."""
-    coords, targets = data["coords"], data["targets"]
-    pick = torch.randint(coords.shape[1], (coords.shape[0], min(n, coords.shape[1])), device=coords.device)
-    take = lambda t: torch.gather(t, 1, pick[..., None].expand(-1, -1, t.shape[-1]))  # noqa: E731
-    return take(coords), take(targets)
 
 
 class DeepSDF(Method):
@@ -177,35 +169,21 @@ class DeepSDF(Method):
 
     def infer_codes(self, view: View) -> tuple[Tensor, list[int]]:
         """Codes of the view's shapes with the decoder frozen, and the positions whose optimisation diverged twice."""
-        codes, failed = [], []
         self.decoder.eval()
-        for p in self.decoder.parameters():
-            p.requires_grad_(False)
+        self.decoder.requires_grad_(False)
         try:
-            for batch in view.batches(self.config.infer_batch):
-                batch = batch.to(self.device)
-                z, bad = self._optimise(batch, self.config.infer_lr)
-                if bad.any():  # the stated rule: once more at a tenth of the rate, then the prior mean
-                    retry, still = self._optimise(batch, self.config.infer_lr / 10)
-                    z = torch.where(bad[:, None], retry, z)
-                    z[bad & still] = 0.0
-                    failed += batch.index[bad & still].tolist()
-                codes.append(z.cpu())
+            return latents_of(view, self._optimise, self.config.infer_batch, self.device)
         finally:
-            for p in self.decoder.parameters():
-                p.requires_grad_(True)
-        return torch.cat(codes), failed
+            self.decoder.requires_grad_(True)
 
-    def _optimise(self, batch: ViewBatch, lr: float) -> tuple[Tensor, Tensor]:
+    def _optimise(self, batch: ViewBatch, scale: float) -> tuple[Tensor, Tensor]:
         cfg = self.config
+        lr = cfg.infer_lr * scale
         gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
         z = (torch.randn(len(batch), cfg.latent, generator=gen, device=self.device) * cfg.code_init_std).requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
-        coords, targets = batch.data["coords"], batch.data["targets"]
         for _ in range(cfg.infer_steps):
-            pick = torch.randint(coords.shape[1], (len(batch), min(cfg.queries, coords.shape[1])), generator=gen, device=self.device)
-            c = torch.gather(coords, 1, pick[..., None].expand(-1, -1, coords.shape[-1]))
-            t = torch.gather(targets, 1, pick[..., None].expand(-1, -1, targets.shape[-1]))
+            c, t = query_subset(batch.data, cfg.queries, gen)
             per_shape = self.kind.loss(self.decoder(z, c), t) + cfg.code_reg * z.pow(2).sum(dim=1)
             opt.zero_grad()
             per_shape.sum().backward()  # shapes are independent: each code gets its own loss's gradient
@@ -235,12 +213,7 @@ class DeepSDF(Method):
 
     def test_codes(self, view: View) -> Tensor:
         codes, failed = self.infer_codes(view)
-        self.history["test_time"] = {
-            "shapes": len(view),
-            "diverged": failed,
-            "rule": "a shape whose test-time optimisation gives a non-finite code or loss is optimised again at a tenth of "
-            "the rate; if that diverges too it keeps the zero code (the prior mean) and is listed here",
-        }
+        self.history["test_time"] = test_time_report(view, failed)
         return codes
 
     def predict(self, view: View) -> Tensor:

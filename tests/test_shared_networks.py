@@ -40,14 +40,29 @@ def test_diverged_test_time_codes_follow_the_stated_rule(tiny_dataset, tmp_path,
     calls = []
     real = DeepSDF._optimise
 
-    def flaky(self, batch, lr):  # type: ignore[no-untyped-def]
-        z, bad = real(self, batch, lr)
-        calls.append(lr)
+    def flaky(self, batch, scale):  # type: ignore[no-untyped-def]
+        z, bad = real(self, batch, scale)
+        calls.append(scale)
         first = batch.index == 0
         return torch.where(first[:, None], torch.nan, z), bad | first  # item 0 diverges at every rate
 
     monkeypatch.setattr(DeepSDF, "_optimise", flaky)
     codes = method.test_codes(view)
-    assert method.history["test_time"]["diverged"] == [0] and "zero code" in method.history["test_time"]["rule"]
+    assert method.history["test_time"]["diverged"] == [view.keys[0]] and "zero latent" in method.history["test_time"]["rule"]
     assert torch.isfinite(codes).all() and (codes[0] == 0).all() and not (codes[1] == 0).all()
-    assert calls[1] == calls[0] / 10  # retried once, at a tenth of the rate
+    assert calls[:2] == [1.0, 0.1]  # retried once, at a tenth of the rate
+
+
+def test_functa_inner_loop_adapts_each_shape_on_its_own_loss(tiny_dataset, tmp_path):
+    from nfbench.methods.functa import Functa
+
+    method = Functa(Functa.presets["tiny"].config, CPU, 0)
+    method.setup(data_info(tiny_dataset, "fields"))
+    batch = SupervisionView.open(context(tiny_dataset, tmp_path), "val").__getitems__([0, 1, 2])
+    coords, targets = batch.data["coords"], batch.data["targets"]
+    net, loss = method.net, method.kind.loss
+    together = net.adapt(coords, targets, loss, steps=3)
+    alone = torch.cat([net.adapt(coords[i : i + 1], targets[i : i + 1], loss, steps=3) for i in range(3)])
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-6)  # one shape's latent ignores the others
+    before = loss(net.field(torch.zeros_like(together), coords), targets)
+    assert (loss(net.field(together, coords), targets) < before).all()  # the inner steps fit each shape

@@ -30,10 +30,11 @@ class SupervisionView(View):
     name = "supervision"
     description = "per shape: the build's query coordinates (Q, in_dim) and targets (Q, out_dim) in [0, 1], drawn again and cached"
 
-    def __init__(self, ctx: ViewContext, split: str, labels: Tensor, data: DecodedSplit) -> None:
+    def __init__(self, ctx: ViewContext, split: str, labels: Tensor, data: DecodedSplit, keys: list[str]) -> None:
         super().__init__(ctx.info, split, labels)
         self._data = data
         self._in_dim = ctx.info.spec.in_dim
+        self.keys = keys  # item keys, for reports that name shapes
 
     @classmethod
     def open(cls, ctx: ViewContext, split: str) -> SupervisionView:
@@ -52,7 +53,7 @@ class SupervisionView(View):
 
         settings = DecodeSettings(view=cls.name, field_kind=build.field_kind, seed=build.seed)
         data = decoded_split(ctx.cache_root, ctx.dataset.fingerprint, reader, settings, draw, ctx.device, ctx.progress, read=lambda c: c)
-        return cls(ctx, split, reader.labels, data)
+        return cls(ctx, split, reader.labels, data, reader.keys)
 
     def read(self, positions: Tensor) -> dict[str, Tensor]:
         rows = self._data.read(positions)
