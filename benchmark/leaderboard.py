@@ -32,9 +32,9 @@ from typing import Any
 from nfbench.api.metrics import MetricCatalog, MetricSpec, all_metrics, metric_family
 from nfbench.errors import DataError
 from nfbench.markdown import markdown_table, short_hash
-from nfbench.plots import MIN_TSNE_POINTS, Curve, ScatterPoint, latency_plot, learning_curve_plot, tsne_plot
+from nfbench.plots import MIN_TSNE_POINTS, Curve, ScatterPoint, clouds_grid_plot, latency_plot, learning_curve_plot, tsne_plot
 from nfbench.published import published_for
-from nfbench.records import ResultRecord, embeddings_path, load_embeddings, load_records, record_path
+from nfbench.records import ResultRecord, clouds_path, embeddings_path, load_clouds, load_embeddings, load_records, record_path
 from nfbench.store.atomic import atomic_write_text
 from nfbench.timing_page import TIME_TASK, timing_markdown
 
@@ -421,6 +421,25 @@ def _embeddings_markdown(dataset: str, records: list[ResultRecord], records_dir:
     return (["## Embeddings", "", *lines] if lines else []), written
 
 
+def _reconstructions_markdown(dataset: str, records: list[ResultRecord], records_dir: Path, plots_dir: Path) -> tuple[list[str], list[Path]]:
+    """Per build, the first test shapes as sampled from the source and as each method decoded them (its lowest
+    seed that kept its clouds), side by side."""
+    lines: list[str] = []
+    written: list[Path] = []
+    stored = sorted((r for r in records if clouds_path(records_dir, r).exists()), key=lambda r: (r.dataset_fingerprint, r.method, r.seed))
+    for fingerprint, group in groupby(stored, key=lambda r: r.dataset_fingerprint):
+        chosen = [next(g) for _, g in groupby(group, key=lambda r: r.method)]
+        clouds = [load_clouds(clouds_path(records_dir, r)) for r in chosen]
+        shown = min(len(c.keys) for c in clouds)
+        columns = [("source", clouds[0].source[:shown])] + [(r.method, c.decoded[:shown]) for r, c in zip(chosen, clouds)]
+        up = "xyz".index(clouds[0].up_axis)
+        name = f"{dataset}.{short_hash(fingerprint)}.reconstructions.png"
+        title = f"{dataset} `{short_hash(fingerprint)}`: test shapes from the source and as each method decodes them"
+        written.append(clouds_grid_plot(columns, clouds[0].keys[:shown], plots_dir / name, title.replace("`", ""), up))
+        lines += [f"![{title}](plots/{name})", "", f"{title} (seed {', '.join(f'{r.method} {r.seed}' for r in chosen)}).", ""]
+    return (["## Reconstructions", "", *lines] if lines else []), written
+
+
 def _dataset_page(
     dataset: str, records: list[ResultRecord], records_dir: Path, out_dir: Path, catalog: MetricCatalog
 ) -> tuple[str, list[Path]]:
@@ -442,6 +461,9 @@ def _dataset_page(
     written += curve_plots
     lines += curve_lines
 
+    cloud_lines, cloud_plots = _reconstructions_markdown(dataset, records, records_dir, plots_dir)
+    written += cloud_plots
+    lines += cloud_lines
     embedding_lines, tsne_plots = _embeddings_markdown(dataset, records, records_dir, plots_dir)
     written += tsne_plots
     lines += embedding_lines

@@ -160,3 +160,26 @@ def timing_plot(curves: list[TimingCurve], flat: dict[str, float], path: Path, t
         if curves or flat:
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
         return _save(fig, path)
+
+
+def clouds_grid_plot(columns: list[tuple[str, np.ndarray]], row_labels: list[str], path: Path, title: str, up: int = 1) -> Path:
+    """Rows of shapes, columns of representations (``(K, P, 3)`` clouds each, the source first), seen
+    from one fixed oblique angle with axis ``up`` vertical, so that columns compare at a glance."""
+    n_rows, n_cols = len(row_labels), len(columns)
+    order = [a for a in range(3) if a != up] + [up]  # plot x, y, then the up axis as matplotlib's z
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(2.2 * n_cols, 2.2 * n_rows + 0.4))
+        for r in range(n_rows):
+            for c, (name, clouds) in enumerate(columns):
+                ax = fig.add_subplot(n_rows, n_cols, r * n_cols + c + 1, projection="3d")
+                p = clouds[r][:, order]
+                ax.scatter(p[:, 0], p[:, 1], p[:, 2], s=0.4, c=p[:, 2], cmap="viridis", linewidths=0)
+                ax.set_xlim(-1, 1), ax.set_ylim(-1, 1), ax.set_zlim(-1, 1)
+                ax.view_init(elev=20, azim=-60)
+                ax.set_axis_off()
+                if r == 0:
+                    ax.set_title(name, fontsize=8)
+                if c == 0:
+                    ax.text2D(-0.05, 0.5, row_labels[r], transform=ax.transAxes, rotation=90, fontsize=6, va="center")
+        fig.suptitle(title, fontsize=10)
+        return _save(fig, path)

@@ -49,6 +49,8 @@ FINGERPRINT_CHARS = 12
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_+-]*$"  # no dots or slashes: names become path components
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _EMBEDDINGS_SUFFIX = ".embeddings.npz"
+_CLOUDS_SUFFIX = ".clouds.npz"
+_SIDECARS = (_EMBEDDINGS_SUFFIX, _CLOUDS_SUFFIX)  # files that live beside a record and move with it
 
 RecordInputMode = Literal["fields", "source", "unknown"]
 """``fields``: everything the method read came from the INRs; ``source``: it read the
@@ -253,8 +255,8 @@ class Migration:
     changed: bool
 
 
-def _embeddings_beside(record_file: Path) -> Path:
-    return record_file.with_name(record_file.name.removesuffix(".json") + _EMBEDDINGS_SUFFIX)
+def _beside(record_file: Path, suffix: str) -> Path:
+    return record_file.with_name(record_file.name.removesuffix(".json") + suffix)
 
 
 def migrate_records(records_dir: Path) -> list[Migration]:
@@ -288,9 +290,9 @@ def migrate_records(records_dir: Path) -> list[Migration]:
             atomic_write_json(target, current)
         for source, raw, _ in claims:
             if source != target:
-                old_embeddings = _embeddings_beside(source)
-                if old_embeddings.exists():
-                    os.replace(old_embeddings, _embeddings_beside(target))
+                for suffix in _SIDECARS:
+                    if _beside(source, suffix).exists():
+                        os.replace(_beside(source, suffix), _beside(target, suffix))
                 source.unlink()
                 _remove_empty_folders(source.parent, records_dir)
             done.append(Migration(source, target, _version(raw, source), changed=source != target or not in_place))
@@ -335,7 +337,50 @@ class Embeddings:
 
 
 def embeddings_path(out_dir: Path, record: ResultRecord) -> Path:
-    return _embeddings_beside(record_path(out_dir, record))
+    return _beside(record_path(out_dir, record), _EMBEDDINGS_SUFFIX)
+
+
+def clouds_path(out_dir: Path, record: ResultRecord) -> Path:
+    return _beside(record_path(out_dir, record), _CLOUDS_SUFFIX)
+
+
+@dataclass(frozen=True)
+class SampleClouds:
+    """A few test shapes as a reconstruct record decoded them, with their source samples, for figures."""
+
+    keys: list[str]
+    decoded: np.ndarray  # (K, P, 3) float32
+    source: np.ndarray  # (K, P, 3) float32
+    up_axis: str = "y"  # the axis the shapes stand along (the dataset card's; y where it declares none)
+
+
+def write_clouds(out_dir: Path, record: ResultRecord, clouds: SampleClouds) -> Path:
+    if clouds.decoded.ndim != 3 or clouds.decoded.shape[2] != 3 or clouds.source.shape != clouds.decoded.shape:
+        raise ValueError(f"expected decoded and source clouds (K, P, 3) alike, got {clouds.decoded.shape} and {clouds.source.shape}")
+    path = clouds_path(out_dir, record)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(
+                fh, keys=np.array(clouds.keys, dtype=str), decoded=clouds.decoded.astype(np.float16),
+                source=clouds.source.astype(np.float16), up_axis=np.array(clouds.up_axis),
+            )
+
+    atomic_write(path, write)
+    return path
+
+
+def load_clouds(path: Path) -> SampleClouds:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            clouds = SampleClouds(
+                [str(k) for k in npz["keys"]], npz["decoded"].astype(np.float32), npz["source"].astype(np.float32), str(npz["up_axis"])
+            )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(path, f"not a readable clouds file ({err})") from err
+    if clouds.decoded.shape != clouds.source.shape or len(clouds.keys) != len(clouds.decoded):
+        raise DataError(path, f"decoded {clouds.decoded.shape}, source {clouds.source.shape} and {len(clouds.keys)} keys do not match")
+    return clouds
 
 
 def write_embeddings(

@@ -51,7 +51,7 @@ def opener(dataset: INRDataset):  # type: ignore[no-untyped-def]
 def second_samples(open_view, shift: float = 0.0) -> Tensor:  # type: ignore[no-untyped-def]
     """What the task draws as each test shape's floor sample (same seeds), moved by ``shift``."""
     shapes = open_view.source_shapes("test")
-    floors = [reference_and_floor(s, TASK.dense_points, np.random.default_rng([7, i]))[1] for i, s in enumerate(shapes)]
+    floors = [reference_and_floor(s, TASK.dense_points, np.random.default_rng([7, i]))[1] for i, (_, s) in enumerate(shapes)]
     return torch.from_numpy(np.stack(floors)) + shift
 
 
@@ -89,3 +89,18 @@ def test_image_fields_have_no_surface_to_reconstruct(tmp_path):
     path, _ = build_dataset(BuildRequest("digits", out=tmp_path / "d", limit=1, steps=1), CPU)
     with pytest.raises(ConfigError, match="reconstruct compares surface clouds; image fields have none"):
         TASK.evaluate(Echo(lambda view, n: torch.zeros(len(view), n, 3)), opener(INRDataset.open(path)))
+
+
+def test_a_run_keeps_sample_clouds_that_the_page_draws(tiny_dataset, tmp_path):
+    from nfbench.leaderboard import build_leaderboards
+    from nfbench.records import clouds_path, load_clouds
+    from nfbench.run.runner import run_one
+
+    (spec,) = run_specs("inr", "tiny", [], [0], "fields")
+    record, _ = run_one(spec, TASK, tiny_dataset, CPU, tmp_path / "records")
+    clouds = load_clouds(clouds_path(tmp_path / "records", record))
+    assert clouds.decoded.shape == clouds.source.shape == (3, TASK.dense_points, 3)
+    assert len({key.split("/")[1] for key in clouds.keys}) == 3  # one shape from each of three classes
+    written = build_leaderboards(tmp_path / "records", tmp_path / "out")
+    assert any(p.name.endswith(".reconstructions.png") for p in written)
+    assert "## Reconstructions" in (tmp_path / "out" / "procshapes.md").read_text(encoding="utf-8")

@@ -45,6 +45,7 @@ class TaskResult:
     inference_ms_per_inr: float
     embeddings: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
+    clouds: Any = field(default=None, repr=False)  # nfbench.records.SampleClouds: a few decoded test shapes, for figures
 
 
 class OpenView(Protocol):
@@ -53,9 +54,9 @@ class OpenView(Protocol):
 
     def __call__(self, split: str, first: int | None = None) -> View: ...
 
-    def source_shapes(self, split: str) -> Iterator[Shape]:
-        """The normalized source shape of each of the split's items (view order), loaded as the build
-        loaded it: ground truth for scoring, at any density."""
+    def source_shapes(self, split: str) -> Iterator[tuple[str, Shape]]:
+        """The key and normalized source shape of each of the split's items (view order), loaded as the
+        build loaded it: ground truth for scoring, at any density."""
         ...
 
 

@@ -29,7 +29,7 @@ from nfbench.fitting.build import load_item_shape, package_versions
 from nfbench.hashing import sha256_json
 from nfbench.methods import METHODS
 from nfbench.paths import ensure_writable_dir, nfbench_home
-from nfbench.records import ResultRecord, git_revision, write_embeddings, write_record
+from nfbench.records import ResultRecord, git_revision, write_clouds, write_embeddings, write_record
 from nfbench.run.cache import TrainedCache, code_hash
 from nfbench.run.config import resolve_config
 from nfbench.store.reader import INRDataset
@@ -149,10 +149,10 @@ class ViewOpener:
     def __call__(self, split: str, first: int | None = None) -> View:
         return VIEWS.get(self.view_name).open(replace(self.ctx, first=first), split)
 
-    def source_shapes(self, split: str) -> Iterator[Shape]:
+    def source_shapes(self, split: str) -> Iterator[tuple[str, Shape]]:
         source, items = self.ctx.source_items(split)
         for item in items:
-            yield load_item_shape(source, self.ctx.root, item, self.ctx.dataset.meta.build.seed)
+            yield item.key, load_item_shape(source, self.ctx.root, item, self.ctx.dataset.meta.build.seed)
 
 
 def view_opener(
@@ -275,6 +275,8 @@ def run_one(
     path = write_record(out_dir, record)
     if result.embeddings is not None and result.labels is not None:
         write_embeddings(out_dir, record, result.embeddings, result.labels, data.class_names)
+    if result.clouds is not None:
+        write_clouds(out_dir, record, result.clouds)
     return record, path
 
 

@@ -28,11 +28,13 @@ from nfbench.decode.common import no_surface_items
 from nfbench.errors import ConfigError
 from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.metrics import dense_distances
+from nfbench.records import SampleClouds
 from nfbench.targets.geometry import sample_surface
 from nfbench.tasks.base import timed_inference
 
 THRESHOLDS = (0.01, 0.02)
 """F-score distance thresholds, in the unit-sphere frame of the normalized shapes."""
+FIGURE_SHAPES, FIGURE_POINTS = 3, 2048  # test shapes of the first classes, as decoded and as sampled, kept beside the record
 FLOOR_MARGIN = 1.5
 """A metric's error within this factor of its floor's error (a distance, or 1 - F) is at the floor."""
 
@@ -105,10 +107,10 @@ class Reconstruct(Task):
         kind = FIELD_KINDS.get(view.info.field_kind)
         if kind.no_surface:
             raise ConfigError(f"reconstruct compares surface clouds; {kind.name} fields have none: {kind.no_surface}")
-        pairs = [
-            reference_and_floor(shape, self.dense_points, np.random.default_rng([7, i]))
-            for i, shape in enumerate(open_view.source_shapes("test"))
-        ]
+        keys, pairs = [], []
+        for i, (key, shape) in enumerate(open_view.source_shapes("test")):
+            keys.append(key)
+            pairs.append(reference_and_floor(shape, self.dense_points, np.random.default_rng([7, i])))
         n_points = min(len(ref) for ref, _, _ in pairs)
         warned: list[int] = []
 
@@ -139,4 +141,12 @@ class Reconstruct(Task):
                 "at_floor": f"a metric whose error (a distance, or 1 - F) is within {FLOOR_MARGIN:g}x the floor's: it ranks nothing",
             },
         }
-        return TaskResult(metrics, details, ms)
+        firsts = sorted(int(torch.nonzero(view.labels == c)[0]) for c in view.labels.unique())  # one shape per class
+        shown = (firsts + [i for i in range(len(view)) if i not in firsts])[:FIGURE_SHAPES]
+        sample = SampleClouds(
+            [keys[i] for i in shown],
+            np.stack([clouds[i, :FIGURE_POINTS].numpy() for i in shown]),
+            np.stack([pairs[i][0][:FIGURE_POINTS] for i in shown]),
+            view.info.up_axis or "y",
+        )
+        return TaskResult(metrics, details, ms, clouds=sample)
