@@ -198,7 +198,9 @@ class DeepSDF(Method):
         start = time.perf_counter()
         train_codes = self.train_decoder(train, progress)
         val_codes, val_failed = self.infer_codes(val)
-        self.history.update(auto_decoder_seconds=time.perf_counter() - start, val_codes_diverged=len(val_failed))
+        self.history.update(
+            auto_decoder_seconds=time.perf_counter() - start, val_codes_diverged=len(val_failed), latent_per_shape=cfg.latent
+        )
         history = fit_classifier(
             self.classifier,
             TensorView(train, train_codes),

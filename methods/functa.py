@@ -174,7 +174,7 @@ class Functa(Method):
         (train_z, train_failed), (val_z, val_failed) = self.latents(train), self.latents(val)
         self.history = {
             "meta_epochs": meta.epochs_run, "meta_seconds": time.perf_counter() - start,
-            "latents_diverged": {"train": len(train_failed), "val": len(val_failed)},
+            "latents_diverged": {"train": len(train_failed), "val": len(val_failed)}, "latent_per_shape": cfg.latent,
         }
         self.history |= fit_classifier(
             self.classifier,

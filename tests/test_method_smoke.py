@@ -5,22 +5,14 @@ import math
 import pytest
 import torch
 
-from nfbench.api import FromParams
 from nfbench.methods import METHODS
 from nfbench.records import load_record
 from nfbench.run.runner import run_one, run_specs
 from nfbench.tasks import TASKS
 from nfbench.tasks.reconstruct import Reconstruct
-from nfbench.views import VIEWS
 
 TINY = {"reconstruct": Reconstruct(dense_points=4096, max_queries=1024)}  # task options that keep a smoke test fast
-CASES = [
-    (m, t)
-    for m in METHODS.names()
-    for t in TASKS.names()
-    if TASKS.get(t).card.supports(METHODS.get(m))
-    and (t != "time" or issubclass(VIEWS.get(METHODS.get(m).card.view), FromParams))  # time needs a decode from the INRs
-]
+CASES = [(m, t) for m in METHODS.names() for t in TASKS.names() if TASKS.get(t).card.supports(METHODS.get(m))]
 
 
 def test_every_method_runs_some_task():

@@ -133,3 +133,10 @@ def test_classify_latency_includes_the_decode_its_cache_paid(tiny_dataset, tmp_p
     assert decode == pytest.approx(1000 * sum(seconds) / len(seconds))  # what the cache's part records measured
     (weights,) = run_specs("mlp", "tiny", [], [0], "fields")
     assert run_one(weights, "classify", tiny_dataset, CPU, tmp_path)[0].details["decode_ms_per_inr"] == 0.0
+
+
+def test_a_method_whose_view_does_not_come_from_the_params_cannot_be_timed():
+    from nfbench.run.runner import method_class, task_for
+
+    with pytest.raises(ConfigError, match="its 'supervision' view is not"):
+        task_for(method_class("deepsdf"), "time")

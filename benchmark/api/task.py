@@ -25,6 +25,9 @@ class TaskCard(BaseModel):
     metrics: tuple[MetricSpec, ...] = Field(min_length=1)
     main_metric: str = Field(description="the metric (with any @k) that ranks leaderboards")
     needs_training: bool = Field(True, description="False: the task measures the untrained network (timing), so nothing is trained")
+    reads_params: bool = Field(
+        False, description="True: the task recomputes the method's view from INR parameters (timing), so that view must be FromParams"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TaskCard:
@@ -35,7 +38,14 @@ class TaskCard(BaseModel):
         return self
 
     def supports(self, method_cls: type) -> bool:
-        return issubclass(method_cls, CAPABILITIES[self.capability])
+        return issubclass(method_cls, CAPABILITIES[self.capability]) and (not self.reads_params or _view_from_params(method_cls))
+
+
+def _view_from_params(method_cls: type) -> bool:
+    from nfbench.api.view import FromParams
+    from nfbench.views import VIEWS
+
+    return issubclass(VIEWS.get(method_cls.card.view), FromParams)  # type: ignore[attr-defined]
 
 
 @dataclass

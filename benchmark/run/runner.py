@@ -50,10 +50,11 @@ def task_for(cls: type[Method], task: str | Task) -> Task:
     offers the capability the task needs."""
     task_cls = type(task) if isinstance(task, Task) else TASKS.get(task)
     if not task_cls.card.supports(cls):
-        raise ConfigError(
-            f"method {cls.card.name!r} cannot run task {task_cls.card.name!r}: it needs a {task_cls.card.capability} "
-            f"({task_cls.card.capability.capitalize()} protocol in nfbench.api.capabilities)"
-        )
+        card = task_cls.card
+        needs = f"a {card.capability} ({card.capability.capitalize()} protocol in nfbench.api.capabilities)"
+        if card.reads_params:
+            needs += f" reading a view computed from the INR parameters (its {cls.card.view!r} view is not)"
+        raise ConfigError(f"method {cls.card.name!r} cannot run task {card.name!r}: it needs {needs}")
     return task if isinstance(task, Task) else task_cls()
 
 

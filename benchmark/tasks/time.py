@@ -64,6 +64,7 @@ class Time(Task):
         ),
         main_metric="latency_ms",
         needs_training=False,
+        reads_params=True,
     )
 
     def evaluate(self, method: Classifier, open_view: OpenView) -> TaskResult:
