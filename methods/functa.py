@@ -15,7 +15,6 @@ functional forward (``nfbench.fields.batched_forward``): the shifts are per-shap
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
@@ -23,25 +22,20 @@ from pydantic import Field
 from rich.progress import Progress
 from torch import Tensor, nn
 
-from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View
+from nfbench.api import DataInfo, MethodCard, Preset, View
 from nfbench.api.view import ViewBatch
-from nfbench.decode.clouds import decode_clouds
+from nfbench.decode.common import FieldFn
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.init import shared_init
-from nfbench.fields.kinds import FIELD_KINDS, FieldKind
-from nfbench.training import bn_mlp
-from nfbench.training.evaluation import predict_view
-from nfbench.training.latent_codes import latents_of, query_subset, test_time_report
-from nfbench.training.supervised import fit_classifier
+from nfbench.training.latent_codes import query_subset
+from nfbench.training.latent_method import LatentConfig, LatentMethod
 from nfbench.training.trainer import Trainer, TrainerConfig
-from nfbench.views.tensor import TensorView
 
 
-class FunctaConfig(MethodConfig):
+class FunctaConfig(LatentConfig):
     hidden: int = Field(ge=1, description="width of the shared SIREN")
     depth: int = Field(ge=1, description="hidden layers of the shared SIREN, each shifted per shape")
     w0: float = Field(gt=0)
-    latent: int = Field(ge=1, description="latent (modulation) size per shape")
     inner_steps: int = Field(ge=1)
     inner_lr: float = Field(gt=0, description="inner SGD step (meta-SGD: the initial value of each learned step)")
     meta_sgd: bool = Field(description="learn one inner step size per latent dimension")
@@ -49,13 +43,6 @@ class FunctaConfig(MethodConfig):
     lr: float = Field(gt=0, description="outer Adam rate")
     batch_size: int = Field(ge=2, description="shapes per outer step")
     queries: int = Field(ge=1, description="supervision queries per shape and step (a random subset)")
-    resolution: int = Field(ge=8, description="decode grid of reconstructions")
-    cls_hidden: tuple[int, ...]
-    cls_dropout: float = Field(ge=0, lt=1)
-    cls_epochs: int = Field(ge=1)
-    cls_lr: float = Field(gt=0)
-    cls_weight_decay: float = Field(ge=0)
-    cls_batch_size: int = Field(ge=2)
 
 
 class ModulatedSiren(nn.Module):
@@ -95,7 +82,7 @@ class ModulatedSiren(nn.Module):
         return z
 
 
-class Functa(Method):
+class Functa(LatentMethod):
     card = MethodCard(
         name="functa",
         description="Shared SIREN with per-shape shift modulations from a latent found by a few meta-learned inner steps; "
@@ -111,7 +98,7 @@ class Functa(Method):
         "paper": Preset(
             config=FunctaConfig(
                 hidden=512, depth=10, w0=30.0, latent=256, inner_steps=3, inner_lr=1e-2, meta_sgd=True, epochs=500, lr=3e-6,
-                batch_size=128, queries=4096, resolution=128, cls_hidden=(1024, 1024, 1024), cls_dropout=0.5, cls_epochs=150,
+                batch_size=128, queries=4096, latent_batch=128, resolution=128, cls_hidden=(1024, 1024, 1024), cls_dropout=0.5, cls_epochs=150,
                 cls_lr=1e-4, cls_weight_decay=1e-2, cls_batch_size=256,
             ),
             departs="the field kind's targets and loss (the suite's supervision) instead of voxel occupancies; epochs instead of "
@@ -120,7 +107,7 @@ class Functa(Method):
         "cpu": Preset(
             config=FunctaConfig(
                 hidden=128, depth=4, w0=30.0, latent=64, inner_steps=3, inner_lr=1e-2, meta_sgd=True, epochs=150, lr=1e-4,
-                batch_size=16, queries=2048, resolution=64, cls_hidden=(256, 128), cls_dropout=0.5, cls_epochs=100,
+                batch_size=16, queries=2048, latent_batch=64, resolution=64, cls_hidden=(256, 128), cls_dropout=0.5, cls_epochs=100,
                 cls_lr=1e-3, cls_weight_decay=1e-2, cls_batch_size=64,
             ),
             departs="4 x 128 SIREN, latents of 64, 150 epochs of 2048 queries at an outer rate of 1e-4: minutes on one CPU thread",
@@ -128,38 +115,21 @@ class Functa(Method):
         "tiny": Preset(
             config=FunctaConfig(
                 hidden=16, depth=2, w0=30.0, latent=8, inner_steps=2, inner_lr=1e-2, meta_sgd=True, epochs=2, lr=1e-4,
-                batch_size=4, queries=64, resolution=16, cls_hidden=(8,), cls_dropout=0.0, cls_epochs=2, cls_lr=1e-3,
+                batch_size=4, queries=64, latent_batch=8, resolution=16, cls_hidden=(8,), cls_dropout=0.0, cls_epochs=2, cls_lr=1e-3,
                 cls_weight_decay=0.0, cls_batch_size=4,
             ),
             departs="2 x 16 SIREN, latents of 8, 2 inner steps, 2 epochs: seconds, for tests",
         ),
     }
 
-    def setup(self, info: DataInfo) -> None:
+    def build(self, info: DataInfo) -> nn.Module:
         cfg = self.config
-        torch.manual_seed(self.seed)
-        self.kind: FieldKind = FIELD_KINDS.get(info.field_kind)
         spec = FieldSpec(kind="siren", in_dim=info.spec.in_dim, out_dim=info.spec.out_dim, hidden=cfg.hidden, depth=cfg.depth, w0=cfg.w0)
-        self.net = ModulatedSiren(spec, cfg.latent, cfg.inner_lr, cfg.meta_sgd, self.seed).to(self.device)
-        self.classifier = bn_mlp(cfg.latent, cfg.cls_hidden, info.n_classes, cfg.cls_dropout).to(self.device)
+        return ModulatedSiren(spec, cfg.latent, cfg.inner_lr, cfg.meta_sgd, self.seed)
 
-    def _modulate(self, batch: ViewBatch, scale: float) -> tuple[Tensor, Tensor]:
-        """Latents of a batch: the inner loop on a seeded subset of each shape's queries (the same in any batch)."""
+    def fit_shared(self, train: View, progress: Progress | None) -> tuple[Tensor | None, dict[str, Any]]:
+        """Meta-learning through the inner loop (second order); every shape's latent is found afterwards."""
         cfg = self.config
-        gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
-        coords, targets = query_subset(batch.data, cfg.queries, gen)
-        with torch.enable_grad():
-            z = self.net.adapt(coords, targets, self.kind.loss, cfg.inner_steps, scale).detach()
-            final = self.kind.loss(self.net.field(z, coords), targets).detach()
-        return z, ~torch.isfinite(z).all(dim=1) | ~torch.isfinite(final)
-
-    def latents(self, view: View) -> tuple[Tensor, list[int]]:
-        self.net.eval()
-        return latents_of(view, self._modulate, self.config.batch_size, self.device)
-
-    def fit(self, train: View, val: View, progress: Progress | None = None) -> None:
-        cfg = self.config
-        start = time.perf_counter()
 
         def loss(model: nn.Module, batch: ViewBatch) -> Tensor:
             coords, targets = query_subset(batch.data, cfg.queries)
@@ -170,46 +140,17 @@ class Functa(Method):
             TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, seed=self.seed, checkpoint_dir=self.checkpoint_dir("meta")),
             self.net, loss, device=self.device, optimizer=torch.optim.Adam, progress=progress, description="functa meta-learning",
         )
-        meta = trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed))
-        (train_z, train_failed), (val_z, val_failed) = self.latents(train), self.latents(val)
-        self.history = {
-            "meta_epochs": meta.epochs_run, "meta_seconds": time.perf_counter() - start,
-            "latents_diverged": {"train": len(train_failed), "val": len(val_failed)}, "latent_per_shape": cfg.latent,
-        }
-        self.history |= fit_classifier(
-            self.classifier,
-            TensorView(train, train_z),
-            TensorView(val, val_z),
-            TrainerConfig(
-                epochs=cfg.cls_epochs, lr=cfg.cls_lr, weight_decay=cfg.cls_weight_decay, seed=self.seed,
-                checkpoint_dir=self.checkpoint_dir("classifier"),
-            ),
-            batch_size=cfg.cls_batch_size, eval_batch_size=cfg.cls_batch_size, device=self.device, progress=progress,
-        )
+        return None, {"meta_epochs": trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed)).epochs_run}
 
-    def test_latents(self, view: View) -> Tensor:
-        z, failed = self.latents(view)
-        self.history["test_time"] = test_time_report(view, failed)
-        return z
+    def optimise(self, batch: ViewBatch, scale: float) -> tuple[Tensor, Tensor]:
+        """The inner loop on a seeded subset of each shape's queries (the same in any batch)."""
+        cfg = self.config
+        gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
+        coords, targets = query_subset(batch.data, cfg.queries, gen)
+        with torch.enable_grad():
+            z = self.net.adapt(coords, targets, self.kind.loss, cfg.inner_steps, scale).detach()
+            final = self.kind.loss(self.net.field(z, coords), targets).detach()
+        return z, ~torch.isfinite(z).all(dim=1) | ~torch.isfinite(final)
 
-    def predict(self, view: View) -> Tensor:
-        return predict_view(self.classifier, self.classifier, TensorView(view, self.test_latents(view)), self.config.cls_batch_size, self.device)
-
-    def embed(self, view: View) -> Tensor:
-        return self.test_latents(view)
-
-    def reconstruct(self, view: View, n_points: int) -> Tensor:
-        z = self.test_latents(view)
-        field_of = lambda b: (lambda coords: self.net.field(z[b.index.cpu()].to(self.device), coords))  # noqa: E731
-        return decode_clouds(view, self.kind, field_of, n_points, self.config.resolution, self.device, self.config.batch_size, self.seed)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"net": self.net.state_dict(), "classifier": self.classifier.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.net.load_state_dict(state["net"])
-        self.classifier.load_state_dict(state["classifier"])
-
-    def n_parameters(self) -> int:
-        """The shared modulated SIREN and the classifier; each stored shape adds its latent (``latent`` numbers)."""
-        return sum(p.numel() for m in (self.net, self.classifier) for p in m.parameters())
+    def field(self, latents: Tensor) -> FieldFn:
+        return lambda coords: self.net.field(latents, coords)

@@ -38,7 +38,7 @@ def test_diverged_test_time_codes_follow_the_stated_rule(tiny_dataset, tmp_path,
     method.setup(data_info(tiny_dataset, "fields"))
     view = SupervisionView.open(context(tiny_dataset, tmp_path), "val")
     calls = []
-    real = DeepSDF._optimise
+    real = DeepSDF.optimise
 
     def flaky(self, batch, scale):  # type: ignore[no-untyped-def]
         z, bad = real(self, batch, scale)
@@ -46,8 +46,8 @@ def test_diverged_test_time_codes_follow_the_stated_rule(tiny_dataset, tmp_path,
         first = batch.index == 0
         return torch.where(first[:, None], torch.nan, z), bad | first  # item 0 diverges at every rate
 
-    monkeypatch.setattr(DeepSDF, "_optimise", flaky)
-    codes = method.test_codes(view)
+    monkeypatch.setattr(DeepSDF, "optimise", flaky)
+    codes = method.test_latents(view)
     assert method.history["test_time"]["diverged"] == [view.keys[0]] and "zero latent" in method.history["test_time"]["rule"]
     assert torch.isfinite(codes).all() and (codes[0] == 0).all() and not (codes[1] == 0).all()
     assert calls[:2] == [1.0, 0.1]  # retried once, at a tenth of the rate

@@ -46,3 +46,13 @@ def check_finite(out: Tensor, what: str) -> None:
     if bad.any():
         rows = bad.reshape(len(out), -1).any(dim=1).nonzero().flatten()[:5].tolist()
         raise ConfigError(f"{what} returned NaN/inf on the test split (items {rows}...)")
+
+
+def set_options(task: object, values: dict[str, int | None], minimum: dict[str, int]) -> None:
+    """Override a task's class defaults with the options given (``None``: keep the default); a value below
+    its ``minimum`` is a one-line error naming the task and the option."""
+    for name, value in values.items():
+        if value is not None:
+            if value < minimum.get(name, 1):
+                raise ConfigError(f"{type(task).__name__.lower()} task: {name}={value} is too small")
+            setattr(task, name, value)

@@ -30,7 +30,7 @@ from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.metrics import dense_distances
 from nfbench.records import SampleClouds
 from nfbench.targets.geometry import sample_surface
-from nfbench.tasks.base import timed_inference
+from nfbench.tasks.base import set_options, timed_inference
 
 THRESHOLDS = (0.01, 0.02)
 """F-score distance thresholds, in the unit-sphere frame of the normalized shapes."""
@@ -75,11 +75,7 @@ class Reconstruct(Task):
     max_queries = 20_000  # points of each cloud whose nearest neighbour in the other is searched
 
     def __init__(self, dense_points: int | None = None, max_queries: int | None = None) -> None:
-        for name, value in (("dense_points", dense_points), ("max_queries", max_queries)):
-            if value is not None:
-                if value < 2:
-                    raise ConfigError(f"reconstruct task: {name}={value} is too small")
-                setattr(self, name, value)
+        set_options(self, {"dense_points": dense_points, "max_queries": max_queries}, {"dense_points": 8, "max_queries": 8})
 
     card = TaskCard(
         name="reconstruct",

@@ -19,7 +19,7 @@ import torch
 from nfbench.api import Classifier, FromParams, MetricSpec, OpenView, Task, TaskCard, TaskResult
 from nfbench.errors import ConfigError
 from nfbench.memory import peak_memory
-from nfbench.tasks.base import check_finite, clocked
+from nfbench.tasks.base import check_finite, clocked, set_options
 from nfbench.views.tensor import TensorView
 
 
@@ -34,11 +34,7 @@ class Time(Task):
     repeats = 10
 
     def __init__(self, batch_size: int | None = None, repeats: int | None = None, warmup: int | None = None) -> None:
-        for name, value in (("batch_size", batch_size), ("repeats", repeats), ("warmup", warmup)):
-            if value is not None:
-                if value < (0 if name == "warmup" else 1):
-                    raise ConfigError(f"time task: {name}={value} is too small")
-                setattr(self, name, value)
+        set_options(self, {"batch_size": batch_size, "repeats": repeats, "warmup": warmup}, {"warmup": 0})
 
     card = TaskCard(
         name="time",
