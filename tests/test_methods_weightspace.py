@@ -152,7 +152,8 @@ def test_fit_is_deterministic_for_a_seed(cls, data: SyntheticINRs, fitted) -> No
 @pytest.mark.parametrize("cls", METHODS, ids=lambda c: c.card.name)
 def test_presets_and_card(cls) -> None:
     assert {"paper", "cpu", "tiny"} <= set(cls.presets)
-    assert cls.card.view == "weights" and capabilities_of(cls) == ["embedder", "classifier"]
+    decodes = ["reconstructor"] * (cls.card.name == "nf2vec")  # its decoder reconstructs shapes from embeddings
+    assert cls.card.view == "weights" and capabilities_of(cls) == ["embedder", "classifier", *decodes]
     with pytest.raises(ValueError, match="not_an_option"):
         cls.Config.model_validate(cls.presets["tiny"].config.model_dump() | {"not_an_option": 1})
     assert all(p.departs for p in cls.presets.values())

@@ -254,7 +254,7 @@ def test_list_methods_shows_inference_parameters_and_the_decoder_apart() -> None
     decoder = sum(p.numel() for p in method.autoencoder.decoder.parameters())
     result = CliRunner().invoke(app, ["list", "methods"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    row = next(line for line in result.output.splitlines() if "nf2vec" in line)
+    row = next(line for line in result.output.splitlines() if line.startswith("│ nf2vec "))
     assert f"{encoder + classifier:,} (+{decoder:,})" in row, row
 
 

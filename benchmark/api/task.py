@@ -60,7 +60,8 @@ class TaskResult:
 
 class OpenView(Protocol):
     """``open_view(split)``: the method's view of one split, built only when a task asks;
-    ``first=n`` opens only the split's first ``n`` items (what a timing task needs)."""
+    ``first=n`` opens only the split's first ``n`` items (what a timing task needs), decoded views
+    then decode afresh when read and cache nothing."""
 
     def __call__(self, split: str, first: int | None = None) -> View: ...
 

@@ -56,6 +56,8 @@ class DecodedView(View):
                     f"(it has {reader.source_names()}), so the {cls.name!r} view has no source form"
                 )
             return cls(ctx, reader, options, None)
+        if ctx.first is not None:  # a head of the split, for timing: decoded afresh when read, never cached
+            return cls(ctx, reader, options, None)
         kind = FIELD_KINDS.get(ctx.info.field_kind)
         decoded = decoded_split(
             ctx.cache_root,
@@ -78,7 +80,7 @@ class DecodedView(View):
     def from_params(self, params: Params) -> Tensor:
         """Decode afresh with the cache's settings (from a seeded stream of its own: timing needs the work,
         not the cache's draws), for timing the decode itself."""
-        if self.decoded is None:
+        if self._ctx.input_mode == "source":
             raise ConfigError(f"the {self.name!r} view reads stored source data with --input source: it decodes nothing")
         kind = FIELD_KINDS.get(self.info.field_kind)
         device = next(iter(params.values())).device
@@ -87,7 +89,11 @@ class DecodedView(View):
             return self.decode(kind, self._ctx, self.options, params, gen)
 
     def read(self, positions: Tensor) -> Tensor:
-        return self.decoded.read(positions) if self.decoded is not None else self.read_source(positions)
+        if self._ctx.input_mode == "source":
+            return self.read_source(positions)
+        if self.decoded is None:
+            return self.from_params({k: v.to(self._ctx.device) for k, v in self.params(positions).items()}).cpu()
+        return self.decoded.read(positions)
 
     @property
     def decoded_without_surface(self) -> int:
@@ -95,7 +101,7 @@ class DecodedView(View):
 
     @property
     def decode_ms_per_inr(self) -> float:
-        """Measured when the cache was made; 0 with ``--input source`` (nothing is decoded)."""
+        """Measured when the cache was made; 0 with ``--input source`` (nothing is decoded) and for an uncached head."""
         return 0.0 if self.decoded is None else 1000.0 * float(self.decoded.decode_seconds.mean())
 
 
