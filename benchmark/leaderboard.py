@@ -479,7 +479,7 @@ def _published_markdown(dataset: str) -> list[str]:
     published = published_for(dataset)
     if not published:
         return []
-    rows = [[p.method, p.task, p.metric, f"{p.value:.1f}", p.source, p.regime] for p in published]
+    rows = [[p.method, p.task, p.metric, f"{p.value:.1f}" if p.value >= 10 else f"{p.value:.3g}", p.source, p.regime] for p in published]
     return [
         "## Published numbers (their own INRs: not comparable, not ranked)",
         "",

@@ -28,6 +28,7 @@ _DWS = "DWSNet's MNIST INRs: SIREN 2-32-32-1, one INR per image from its own ini
 _DWS_F = "DWSNet's Fashion-MNIST INRs: SIREN 2-32-32-1, one INR per image from its own init"
 _NFN = "NFN's MNIST INRs: SIREN 2-32-32-1 with the original SIREN init, 10 extra fitted copies per training image"
 _INR2VEC = "inr2vec's ModelNet40 INRs: SIREN 3-512x4-1 from one shared init, about 10 augmented copies per shape"
+_SHARED = "the nf2vec authors' own fits: one SIREN per shape (inr2vec's setting), and DeepSDF / Functa fitted to the same shapes"
 _NAVON = "Navon et al., ICML 2023 (DWSNet)"
 _SCALEGMN = "Kalogeropoulos et al., NeurIPS 2024 (ScaleGMN)"
 _ZHOU = "Zhou et al., NeurIPS 2023 (NFN)"
@@ -59,6 +60,18 @@ PUBLISHED: tuple[PublishedResult, ...] = (
     PublishedResult(
         dataset="modelnet40", method="dwsnet", task="classify", metric="accuracy", value=71.6, source=_NF2VEC + " (re-run)",
         regime=_INR2VEC,
+    ),
+    *(
+        PublishedResult(dataset=d, method=m, task="classify", metric="accuracy", value=v, source=_NF2VEC + " (Table IX)", regime=_SHARED)
+        for d, m, v in (
+            ("modelnet40", "deepsdf", 41.2), ("modelnet40", "functa", 87.3),
+            ("manifold40", "nf2vec", 86.3), ("manifold40", "deepsdf", 64.9), ("manifold40", "functa", 85.9), ("manifold40", "dwsnet", 69.9),
+        )
+    ),
+    *(
+        PublishedResult(dataset="manifold40", method=m, task="reconstruct", metric=metric, value=v, source=_NF2VEC + " (Table VIII)", regime=_SHARED)
+        for m, cd, f in (("inr", 0.26, 69.7), ("functa", 2.85, 21.3), ("deepsdf", 6.6, 25.1))
+        for metric, v in (("Chamfer distance (their definition, mm)", cd), ("F-score (%)", f))
     ),
 )
 
