@@ -51,3 +51,16 @@ def test_a_quarter_turn_about_y_moves_an_arm_from_the_x_axis_to_the_z_axis_and_a
         ends.append(sorted(occupied[:, 2].tolist()))
     assert sorted(ends) == [[0, 1, 2], [6, 7, 8]]  # mirrored first, the arm ends on the other side
     assert torch.equal(rotate_grids(grids, "y", torch.zeros(1), torch.ones(1)), grids)  # identity
+
+
+def test_voxels_from_an_image_inr_fail_before_any_work_naming_method_view_and_kind(tmp_path):
+    from nfbench.errors import ConfigError
+    from nfbench.fitting.build import BuildRequest, build_dataset
+    from nfbench.run.runner import run_one, run_specs
+    from nfbench.store.reader import INRDataset
+
+    path, _ = build_dataset(BuildRequest("digits", out=tmp_path / "digits", limit=1, steps=1), torch.device("cpu"))
+    (spec,) = run_specs("conv3d", "tiny", [], [0], "fields")
+    with pytest.raises(ConfigError, match=r"'conv3d' reads the 'voxels' view, which it takes from .* holds 'image' fields"):
+        run_one(spec, "classify", INRDataset.open(path), torch.device("cpu"), tmp_path / "records")
+    assert not (tmp_path / "records").exists()  # nothing was written
