@@ -148,7 +148,7 @@ class DeepSDF(LatentMethod):
     def optimise(self, batch: ViewBatch, scale: float) -> tuple[Tensor, Tensor]:
         """Test-time optimisation: Adam on each shape's code under the code prior, the decoder fixed."""
         cfg = self.config
-        gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
+        gen = self.batch_generator(batch)
         z = (torch.randn(len(batch), cfg.latent, generator=gen, device=self.device) * cfg.code_init_std).requires_grad_(True)
         opt = torch.optim.Adam([z], lr=cfg.infer_lr * scale)
         with torch.enable_grad():

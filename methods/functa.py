@@ -143,9 +143,9 @@ class Functa(LatentMethod):
         return None, {"meta_epochs": trainer.fit(train.loader(cfg.batch_size, shuffle=True, seed=self.seed)).epochs_run}
 
     def optimise(self, batch: ViewBatch, scale: float) -> tuple[Tensor, Tensor]:
-        """The inner loop on a seeded subset of each shape's queries (the same in any batch)."""
+        """The inner loop on a seeded subset of each shape's queries (``batch_generator``)."""
         cfg = self.config
-        gen = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
+        gen = self.batch_generator(batch)
         coords, targets = query_subset(batch.data, cfg.queries, gen)
         with torch.enable_grad():
             z = self.net.adapt(coords, targets, self.kind.loss, cfg.inner_steps, scale).detach()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from nfbench.datasets import DATASETS
 from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.fitting.build import _prepare_shard
 from nfbench.methods.deepsdf import DeepSDF
@@ -23,7 +24,8 @@ def context(dataset, tmp_path: Path) -> ViewContext:  # type: ignore[no-untyped-
 def test_supervision_view_is_what_the_build_fitted_to(tiny_dataset, tmp_path):
     ctx = context(tiny_dataset, tmp_path)
     view = SupervisionView.open(ctx, "val")
-    source, items = ctx.source_items("val")
+    items, _ = ctx.source_items("val")
+    source = DATASETS.get(tiny_dataset.meta.card["name"])()
     build = tiny_dataset.meta.build
     coords, targets, _ = _prepare_shard(source, None, items, build, FIELD_KINDS.get(build.field_kind))
     batch = view.__getitems__(list(range(len(view))))

@@ -25,7 +25,7 @@ from nfbench.api import Axis, DataInfo, InputMode, Method, MethodConfig, Task, V
 from nfbench.datasets.base import Shape
 from nfbench.device import describe_device
 from nfbench.errors import ConfigError, DataError
-from nfbench.fitting.build import load_item_shape, package_versions
+from nfbench.fitting.build import package_versions
 from nfbench.hashing import sha256_json
 from nfbench.methods import METHODS
 from nfbench.paths import ensure_writable_dir, nfbench_home
@@ -151,9 +151,9 @@ class ViewOpener:
         return VIEWS.get(self.view_name).open(replace(self.ctx, first=first), split)
 
     def source_shapes(self, split: str) -> Iterator[tuple[str, Shape]]:
-        source, items = self.ctx.source_items(split)
+        items, load = self.ctx.source_items(split)
         for item in items:
-            yield item.key, load_item_shape(source, self.ctx.root, item, self.ctx.dataset.meta.build.seed)
+            yield item.key, load(item)
 
 
 def view_opener(

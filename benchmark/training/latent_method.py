@@ -72,6 +72,11 @@ class LatentMethod(Method):
         self.net = self.build(info).to(self.device)
         self.classifier = bn_mlp(cfg.latent, cfg.cls_hidden, info.n_classes, cfg.cls_dropout).to(self.device)
 
+    def batch_generator(self, batch: ViewBatch) -> torch.Generator:
+        """The random stream of one latent batch, seeded by the method's seed and the batch's first position:
+        the same latents for the same view and ``latent_batch``."""
+        return torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
+
     def latents(self, view: View) -> tuple[Tensor, list[int]]:
         """Latents of every shape of ``view`` and the positions that diverged twice."""
         self.net.eval()

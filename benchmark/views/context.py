@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +14,7 @@ from rich.progress import Progress
 from torch import Tensor
 
 from nfbench.api.view import DataInfo, InputMode, View
-from nfbench.datasets.base import ShapeDataset
+from nfbench.datasets.base import Shape
 from nfbench.errors import ConfigError
 from nfbench.fields import Params
 from nfbench.store.reader import INRDataset
@@ -104,10 +104,12 @@ class ViewContext:
     def reader(self, split: str) -> SplitReader:
         return SplitReader(self.dataset, split, self.train_per_class if split == "train" else None, self.first)
 
-    def source_items(self, split: str) -> tuple[ShapeDataset, list[ItemRecord]]:
-        """The registered dataset the build read and the split's item records (view order): how views
-        and scores that go back to the source shapes load them (``nfbench.fitting.build.load_item_shape``)."""
+    def source_items(self, split: str) -> tuple[list[ItemRecord], Callable[[ItemRecord], Shape]]:
+        """The split's item records (view order) and the loader of an item's normalized source shape, as
+        the build loaded it (``nfbench.fitting.build.load_item_shape``): for views and scores that go back
+        to the source shapes."""
         from nfbench.datasets import DATASETS
+        from nfbench.fitting.build import load_item_shape
 
         data = self.dataset
         name = data.meta.card.get("name", "")
@@ -117,7 +119,8 @@ class ViewContext:
         if source.card.needs_root and self.root is None:
             raise ConfigError(f"reading the source shapes of {data.meta.name!r} needs --root, the {name} data it was built from")
         by_index = {item.index: item for record in data.records for item in record.items}
-        return source, [by_index[i] for i in self.reader(split).indices.tolist()]
+        items = [by_index[i] for i in self.reader(split).indices.tolist()]
+        return items, lambda item: load_item_shape(source, self.root, item, data.meta.build.seed)
 
     def parse_options(self, model: type[OptionsT], view: str) -> OptionsT:
         """The method's view options validated by the view's options class; a bad one is a one-line error."""

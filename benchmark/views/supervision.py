@@ -17,7 +17,7 @@ from torch import Tensor
 
 from nfbench.api.view import View
 from nfbench.fields.kinds import FIELD_KINDS
-from nfbench.fitting.build import item_supervision, load_item_shape
+from nfbench.fitting.build import item_supervision
 from nfbench.views.cache import DecodedSplit, DecodeSettings, decoded_split
 from nfbench.views.context import ViewContext
 
@@ -40,14 +40,14 @@ class SupervisionView(View):
     def open(cls, ctx: ViewContext, split: str) -> SupervisionView:
         ctx.parse_options(SupervisionOptions, cls.name)
         reader = ctx.reader(split)
-        source, items = ctx.source_items(split)
+        items, load = ctx.source_items(split)
         build = ctx.dataset.meta.build
         kind = FIELD_KINDS.get(build.field_kind)
 
         def draw(positions: Tensor, _: torch.Generator) -> Tensor:
             rows = []
             for p in positions.tolist():  # per shape: loading and sampling a source is I/O- and mesh-bound
-                sup, _rng = item_supervision(load_item_shape(source, ctx.root, items[p], build.seed), items[p], build, kind)
+                sup, _rng = item_supervision(load(items[p]), items[p], build, kind)
                 rows.append(torch.cat([torch.from_numpy(sup.coords), torch.from_numpy(sup.targets)], dim=1).float())
             return torch.stack(rows)
 
