@@ -68,3 +68,17 @@ def test_functa_inner_loop_adapts_each_shape_on_its_own_loss(tiny_dataset, tmp_p
     torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-6)  # one shape's latent ignores the others
     before = loss(net.field(torch.zeros_like(together), coords), targets)
     assert (loss(net.field(together, coords), targets) < before).all()  # the inner steps fit each shape
+
+
+def test_functa_step_budget_caps_the_epochs(tiny_dataset, tmp_path):
+    from nfbench.methods.functa import Functa
+
+    config = Functa.presets["tiny"].config.model_copy(update={"epochs": 5, "batch_size": 2, "max_steps": 3})
+    method = Functa(config, CPU, 0)
+    method.setup(data_info(tiny_dataset, "fields"))
+    train = SupervisionView.open(context(tiny_dataset, tmp_path), "train")
+    per_epoch = len(train.loader(2))
+    assert per_epoch >= 2  # so that three steps end before the fifth epoch
+    _, log = method.fit_shared(train, None)
+    epochs = -(-3 // per_epoch)
+    assert log == {"meta_epochs": epochs, "meta_steps": epochs * per_epoch} and epochs < 5
