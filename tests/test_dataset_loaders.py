@@ -367,3 +367,17 @@ def test_sdf_from_point_clouds_fails_naming_the_row_and_writes_nothing(tmp_path:
     with pytest.raises(DataError, match=r"ply_data_\w+0\.h5#0: sdf and occ fields need a triangle mesh.*--field udf"):
         build_dataset(req, torch.device("cpu"))
     assert not out.exists()
+
+
+def test_a_finished_build_reopens_without_its_raw_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training on stored INRs needs only the INRs: `nfbench run --dataset modelnet40` after the build, no --root."""
+    import dataclasses
+
+    monkeypatch.setenv("NFBENCH_HOME", str(tmp_path / "home"))
+    _h5_root(tmp_path)
+    req = BuildRequest("modelnet40", root=tmp_path, preset="tiny", limit=2)
+    out, complete = build_dataset(req, torch.device("cpu"))
+    assert complete
+    assert build_dataset(dataclasses.replace(req, root=None), torch.device("cpu")) == (out, True)
+    with pytest.raises(DataError, match="needs --root"):  # another build of the same source is not there yet
+        build_dataset(dataclasses.replace(req, root=None, limit=1), torch.device("cpu"))

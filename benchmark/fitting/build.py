@@ -147,8 +147,6 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         raise ConfigError(
             f"preset {preset.name!r} fits {preset.field.in_dim}-D coordinates, but {field!r} fields take {kind.in_dim}-D ones"
         )
-    if card.needs_root and req.root is None:
-        raise DataError(req.name, f"needs --root pointing at the local data (expected layout: {card.layout or card.source})")
     if req.augment < 0:
         raise ConfigError(f"--augment {req.augment}: must be >= 0 (extra copies of each train shape)")
     if req.augment and kind.in_dim != 3:
@@ -185,7 +183,18 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         quality_sample=req.quality_sample,
     )
     out = req.out or default_out_dir(req, field, preset.name, dataset)
+    if card.needs_root and req.root is None and not finished_build(out, config):
+        raise DataError(req.name, f"needs --root pointing at the local data (expected layout: {card.layout or card.source})")
     return dataset, config, out
+
+
+def finished_build(out: Path, config: BuildConfig) -> bool:
+    """Whether ``out`` holds a complete build of exactly ``config``: one that can be reopened
+    (to train and evaluate on its INRs) without the raw data it was fitted from."""
+    if not (out / META).is_file():
+        return False
+    meta = writer.read_meta(out)
+    return meta.complete and meta.build_hash == build_hash(config.model_dump(mode="json"))
 
 
 def plan_items(dataset: ShapeDataset, req: BuildRequest) -> list[ItemRecord]:
@@ -337,6 +346,8 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     if not 0 <= req.shard_index < req.shard_count:
         raise ConfigError(f"--shard {req.shard_index}/{req.shard_count}: index must be in [0, {req.shard_count})")
     dataset, config, out = resolve_build(req)
+    if req.root is None and dataset.card.needs_root:
+        return out, True  # resolve_build let it through: ``out`` holds this build, finished
     plan = plan_items(dataset, req)
     spec = config.field
     init = shared_init(spec, config.seed, config.fit.init_scheme)  # the start of every INR, or (independent inits) of none
