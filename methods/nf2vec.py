@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from nfbench.api import DataInfo, Method, MethodCard, MethodConfig, Preset, View, ViewBatch
 from nfbench.decode.clouds import decode_clouds
-from nfbench.decode.common import FieldFn
+from nfbench.decode.common import FieldFn, no_surface_items
 from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
@@ -450,15 +450,25 @@ class Nf2Vec(Method):
     @torch.no_grad()
     def reconstruction_quality(self, params: Params, reference: Tensor, seeds: list[int]) -> float:
         """Mean fit quality (the kind's first metric) of the decoder, conditioned on the embeddings of the
-        selection INRs, against their stored sources: the pretext's model selection."""
+        selection INRs, against their stored sources: the pretext's model selection.
+
+        An INR decoded without a surface scores the metric's ``failed`` bound. Its fallback cloud
+        (the grid cells nearest the level) can lie close to the shape, and scored as it was, an
+        early decoder that crossed the level nowhere out-ranked every later one (SHREC'16).
+        """
         self.autoencoder.eval()
+        metric = self.kind.quality_metrics[0]
         streams = ItemStreams(seeds)  # fresh streams: the same decode every epoch
-        with warnings.catch_warnings():  # an early decoder has no surface yet: its poor score is the point
+        with warnings.catch_warnings():  # an early decoder has no surface yet: counted below, not reported
             warnings.simplefilter("ignore", RuntimeWarning)
-            quality = self.kind.fit_quality(
-                self.decoded_field(params), len(seeds), reference, resolution=self.config.select_resolution, generator=streams
-            )
-        return float(quality[self.kind.quality_metrics[0].name].mean())
+            with no_surface_items() as failed:
+                quality = self.kind.fit_quality(
+                    self.decoded_field(params), len(seeds), reference, resolution=self.config.select_resolution, generator=streams
+                )
+        values = quality[metric.name].clone()
+        if failed and metric.failed is not None:
+            values[failed] = metric.failed
+        return float(values.mean())
 
     def train_pretext(self, train: View, val: View, progress: Progress | None) -> dict[str, Any]:
         cfg = self.config

@@ -323,3 +323,26 @@ def test_zero_pretext_epochs_probe_the_encoder_at_its_random_initialization(udf_
     assert trained.method.history["pretext_targets"].startswith("none")
     assert spec.training_sources(udf_dataset) == ()  # the record does not claim source data it never read
     assert trained.method.history["classifier_epochs_run"] >= 1  # the classifier still trains
+
+
+def test_selection_scores_a_decode_without_surface_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decoder that crosses the level nowhere must lose the pretext's model selection, however
+    close its fallback cloud (the cells nearest the level) lies to the shape."""
+    method = Nf2Vec(Nf2Vec.presets["tiny"].config, CPU, 0)
+    method.setup(DataInfo(spec=field_preset("tiny"), field_kind="sdf", class_names=("a", "b")))
+    metric = method.kind.quality_metrics[0]
+    assert metric.name == "chamfer" and metric.failed == 4.0
+    sphere = torch.nn.functional.normalize(torch.randn(3, 256, 3, generator=torch.Generator().manual_seed(0)), dim=-1) * 0.5
+
+    def fields(flat: list[bool]):  # noqa: ANN202 -- per INR: a level crossing nowhere, or a sphere of radius 0.5
+        offset = torch.tensor([1e3 if f else 0.0 for f in flat])[:, None, None]
+        return lambda coords: (coords.norm(dim=-1, keepdim=True) - 0.5) * 10 + offset
+
+    seeds = [0, 1, 2]
+    for flat, check in (
+        ([False] * 3, lambda q: q < 0.2),
+        ([True] * 3, lambda q: q == 4.0),
+        ([True, False, False], lambda q: 4.0 / 3 < q < 4.0 / 3 + 0.2),
+    ):
+        monkeypatch.setattr(method, "decoded_field", lambda params, flat=flat: fields(flat))
+        assert check(method.reconstruction_quality({}, sphere, seeds)), flat

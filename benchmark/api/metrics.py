@@ -20,6 +20,9 @@ class MetricSpec(BaseModel):
     unit: str = Field("", description="shown after the value: '%', 'ms', '' ...")
     definition: str = Field(min_length=1, description="one line, written into records")
     percent: bool = Field(False, description="a fraction in [0, 1] shown as a percentage")
+    failed: float | None = Field(
+        None, description="what a reconstruction that failed (no surface: a decoder's fallback) scores: the metric's bound"
+    )
 
     @property
     def scale(self) -> float:

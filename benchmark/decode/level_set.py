@@ -92,8 +92,9 @@ def level_set_cloud(
     """``(B, n_points, 3)`` points sampled uniformly on the marching-cubes surface of each field.
 
     A field whose mesh is empty (no crossing, or zero area) gets instead the centres of
-    the grid cells whose value is closest to ``level``, with a ``RuntimeWarning``: a
-    finite, honestly bad cloud that metrics will score as a failure.
+    the grid cells whose value is closest to ``level``, with a ``NoSurfaceWarning``: a
+    finite cloud, but not a failure by its score, since those cells can lie close to the
+    shape. Callers that rank decodes count these (``no_surface_items``).
     """
     check_count("n_points", n_points)
     device = query_device(device)

@@ -30,6 +30,7 @@ CLOUD_METRICS = (
     MetricSpec(
         name="chamfer",
         higher_is_better=False,
+        failed=4.0,  # no two points of the unit sphere lie farther apart than 2, in either direction
         definition="L2 Chamfer distance (not squared; the two directional means of nearest-neighbour distances, summed) "
         "between the cloud decoded from the INR and the stored reference cloud of as many points, shapes in the unit sphere",
     ),
@@ -37,6 +38,7 @@ CLOUD_METRICS = (
         name="f_score",
         higher_is_better=True,
         percent=True,
+        failed=0.0,
         definition=f"F-score at distance {FIT_F_SCORE_THRESHOLD} between the cloud decoded from the INR and the stored "
         "reference cloud of as many points, shapes in the unit sphere",
     ),
