@@ -183,8 +183,6 @@ def resolve_build(req: BuildRequest) -> tuple[ShapeDataset, BuildConfig, Path]:
         quality_sample=req.quality_sample,
     )
     out = req.out or default_out_dir(req, field, preset.name, dataset)
-    if card.needs_root and req.root is None and not finished_build(out, config):
-        raise DataError(req.name, f"needs --root pointing at the local data (expected layout: {card.layout or card.source})")
     return dataset, config, out
 
 
@@ -346,8 +344,11 @@ def build_dataset(req: BuildRequest, device: torch.device, progress: Progress | 
     if not 0 <= req.shard_index < req.shard_count:
         raise ConfigError(f"--shard {req.shard_index}/{req.shard_count}: index must be in [0, {req.shard_count})")
     dataset, config, out = resolve_build(req)
-    if req.root is None and dataset.card.needs_root:
-        return out, True  # resolve_build let it through: ``out`` holds this build, finished
+    card = dataset.card
+    if card.needs_root and req.root is None:
+        if finished_build(out, config):
+            return out, True  # nothing to fit and nothing to check against the source
+        raise DataError(req.name, f"needs --root pointing at the local data (expected layout: {card.layout or card.source})")
     plan = plan_items(dataset, req)
     spec = config.field
     init = shared_init(spec, config.seed, config.fit.init_scheme)  # the start of every INR, or (independent inits) of none
