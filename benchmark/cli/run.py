@@ -47,17 +47,14 @@ def run(
     specs = run_specs(method, preset, set_, seed, input_mode, train_per_class)  # bad names and --set fail before any work
     task_for(specs[0].cls, task)
     dev = resolve_device(device)
-    distributed.init_from_env(dev)
-    main = distributed.is_main()
-    try:
+    with distributed.process_group(dev):
+        main = distributed.is_main()
         if main:
             prepare_outputs(out)
         with make_progress(disable=not main) as progress:
             with distributed.main_process_first():  # rank 0 builds the dataset if needed, the others then open it
                 data = open_or_build_dataset(dataset, dev, root, limit, progress)
             results = [run_one(spec, task, data, dev, out, progress, rerun, root) for spec in specs]
-    finally:
-        distributed.cleanup()
     if not main:
         return
     _print_table(method, task, data.meta.name, input_mode, [rec for rec, _ in results])

@@ -8,6 +8,7 @@ every rank in the same order, as with ``torch.distributed`` itself.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager
@@ -58,9 +59,31 @@ def init_from_env(device: torch.device) -> bool:
     return True
 
 
-def cleanup() -> None:
-    """Leave the process group (if any), so a process can exit without NCCL warnings."""
+@contextmanager
+def process_group(device: torch.device) -> Iterator[None]:
+    """Join ``torchrun``'s process group (if any) for the block, and leave it cleanly.
+
+    After a block that ended normally, every rank first waits for the others: a rank that
+    tears down its connections while a peer still sends its last collective can abort
+    (gloo: "terminate called without an active exception"). Unreachable objects that hold
+    the group (a finished ``DistributedDataParallel`` wrapper) are collected while the
+    interpreter is fully alive, so the group is not destroyed during interpreter shutdown.
+    After an exception nothing waits, so the failing rank's peers see the connection drop
+    and fail too, instead of waiting forever in a barrier.
+    """
+    init_from_env(device)
+    try:
+        yield
+    except BaseException:
+        _leave()
+        raise
+    barrier()
+    _leave()
+
+
+def _leave() -> None:
     if _active():
+        gc.collect()
         dist.destroy_process_group()
 
 
