@@ -37,7 +37,7 @@ from nfbench.errors import ConfigError
 from nfbench.fields import FieldSpec, Params, batched_forward
 from nfbench.fields.functional import encode
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind
-from nfbench.fitting.streams import ItemStreams
+from nfbench.fitting.streams import ItemStreams, position_seed
 from nfbench.training import bn_mlp
 from nfbench.training.evaluation import predict_view
 from nfbench.training.supervised import fit_classifier
@@ -430,7 +430,7 @@ class Nf2Vec(Method):
         index = torch.arange(min(self.config.select_items, len(val)))
         params = val.__getitems__(index.tolist()).to(self.device).data
         source = {name: val.training_source(index, name) for name in self.kind.quality_inputs}
-        seeds = [self.seed * 1_000_003 + int(i) for i in index]
+        seeds = [position_seed(self.seed, int(i)) for i in index]
         return params, self.kind.quality_reference(source, self.device), seeds
 
     def decoded_field(self, params: Params) -> FieldFn:

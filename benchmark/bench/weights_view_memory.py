@@ -24,6 +24,7 @@ from rich.console import Console
 from nfbench.api import DataInfo
 from nfbench.fields import field_preset, params_hash, shared_init
 from nfbench.fitting.fitter import FitConfig
+from nfbench.fitting.streams import position_seed
 from nfbench.hashing import sha256_json
 from nfbench.progress import make_progress
 from nfbench.store import writer
@@ -62,7 +63,7 @@ def write_random_dataset(out: Path, n_inrs: int, seed: int = 0) -> INRDataset:
         for s in range(meta.n_shards):
             items = plan[s * SHARD : (s + 1) * SHARD]
             if writer.read_shard_record(out, s) is None:
-                gen = torch.Generator().manual_seed(seed * 1_000_003 + s)
+                gen = torch.Generator().manual_seed(position_seed(seed, s))
                 weights = {n: p + 0.01 * torch.randn(len(items), *p.shape, generator=gen) for n, p in init.items()}
                 source = {"labels": torch.tensor([it.label for it in items])}
                 writer.write_shard(out, s, s * SHARD, weights, source, items, 0.0, "cpu")

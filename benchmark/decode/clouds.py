@@ -16,7 +16,7 @@ from torch import Tensor
 from nfbench.api.view import View, ViewBatch
 from nfbench.decode.common import FieldFn
 from nfbench.fields.kinds import FieldKind
-from nfbench.fitting.streams import ItemStreams
+from nfbench.fitting.streams import ItemStreams, position_seed
 
 
 def decode_clouds(
@@ -33,7 +33,7 @@ def decode_clouds(
     clouds = []
     for batch in view.batches(batch_size):
         batch = batch.to(device)
-        streams = ItemStreams([seed * 1_000_003 + int(i) for i in batch.index.tolist()])
+        streams = ItemStreams([position_seed(seed, int(i)) for i in batch.index.tolist()])
         fn = field_of(batch)
         clouds.append(kind.decode_points(fn, len(batch), n_points, resolution, device=device, generator=streams).detach().cpu())
     return torch.cat(clouds)

@@ -21,6 +21,12 @@ import torch
 from torch import Tensor
 
 
+def position_seed(seed: int, position: int) -> int:
+    """The stream seed of the item at ``position`` of a view under a run's ``seed``: distinct for every
+    (seed, position) pair a run meets (positions stay below the prime multiplier)."""
+    return seed * 1_000_003 + position
+
+
 class ItemStreams:
     """One random stream per item; every draw returns a ``(B, *shape)`` tensor on the CPU."""
 

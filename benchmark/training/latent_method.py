@@ -24,6 +24,7 @@ from nfbench.api.view import ViewBatch
 from nfbench.decode.clouds import decode_clouds
 from nfbench.decode.common import FieldFn
 from nfbench.fields.kinds import FIELD_KINDS, FieldKind
+from nfbench.fitting.streams import position_seed
 from nfbench.training import bn_mlp
 from nfbench.training.evaluation import predict_view
 from nfbench.training.latent_codes import latents_of, test_time_report
@@ -75,7 +76,7 @@ class LatentMethod(Method):
     def batch_generator(self, batch: ViewBatch) -> torch.Generator:
         """The random stream of one latent batch, seeded by the method's seed and the batch's first position:
         the same latents for the same view and ``latent_batch``."""
-        return torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + int(batch.index[0]))
+        return torch.Generator(device=self.device).manual_seed(position_seed(self.seed, int(batch.index[0])))
 
     def latents(self, view: View) -> tuple[Tensor, list[int]]:
         """Latents of every shape of ``view`` and the positions that diverged twice."""
@@ -123,10 +124,11 @@ class LatentMethod(Method):
         return self.test_latents(view)
 
     def reconstruct(self, view: View, n_points: int) -> Tensor:
-        z = self.test_latents(view)
         self.net.eval()
-        field_of = lambda b: self.field(z[b.index.cpu()].to(self.device))  # noqa: E731
-        return decode_clouds(view, self.kind, field_of, n_points, self.config.resolution, self.device, self.config.latent_batch, self.seed)
+        latents = TensorView(view, self.test_latents(view))  # batches of latents: the supervision is not read again
+        return decode_clouds(
+            latents, self.kind, lambda b: self.field(b.data), n_points, self.config.resolution, self.device, self.config.latent_batch, self.seed
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "classifier": self.classifier.state_dict()}
