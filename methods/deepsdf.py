@@ -27,7 +27,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from nfbench.api import DataInfo, MethodCard, Preset, View
 from nfbench.api.view import ViewBatch
 from nfbench.decode.common import FieldFn
-from nfbench.training.latent_codes import query_subset
+from nfbench.training.latent_codes import backward_by_blocks, query_subset
 from nfbench.training.latent_method import LatentConfig, LatentMethod
 from nfbench.training.trainer import Trainer, TrainerConfig
 
@@ -154,9 +154,11 @@ class DeepSDF(LatentMethod):
         with torch.enable_grad():
             for _ in range(cfg.infer_steps):
                 c, t = query_subset(batch.data, cfg.queries, gen)
-                per_shape = self.kind.loss(self.net(z, c), t) + cfg.code_reg * z.pow(2).sum(dim=1)
                 opt.zero_grad()
-                per_shape.sum().backward()  # shapes are independent: each code gets its own loss's gradient
+                per_shape = backward_by_blocks(  # shapes are independent: each code gets its own loss's gradient
+                    lambda s, c=c, t=t: self.kind.loss(self.net(z[s], c[s]), t[s]) + cfg.code_reg * z[s].pow(2).sum(dim=1),
+                    len(batch), c.shape[1], self.device,
+                )
                 opt.step()
         z = z.detach()
         return z, ~torch.isfinite(z).all(dim=1) | ~torch.isfinite(per_shape.detach())

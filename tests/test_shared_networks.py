@@ -11,6 +11,7 @@ from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.fitting.build import _prepare_shard
 from nfbench.methods.deepsdf import DeepSDF
 from nfbench.run.runner import data_info
+from nfbench.training.latent_codes import backward_by_blocks
 from nfbench.views.context import ViewContext
 from nfbench.views.supervision import SupervisionView
 
@@ -82,3 +83,26 @@ def test_functa_step_budget_caps_the_epochs(tiny_dataset, tmp_path):
     _, log = method.fit_shared(train, None)
     epochs = -(-3 // per_epoch)
     assert log == {"meta_epochs": epochs, "meta_steps": epochs * per_epoch} and epochs < 5
+
+
+def test_blocked_backward_gives_each_code_the_gradient_of_one_pass(monkeypatch):
+    import nfbench.device
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)).requires_grad_(False)
+    coords = torch.rand(7, 10, 3)
+
+    def per_item(z: torch.Tensor, s: slice) -> torch.Tensor:
+        x = torch.cat([z[s][:, None].expand(-1, 10, -1), coords[s]], dim=-1)
+        return net(x).pow(2).mean(dim=(1, 2)) + z[s].pow(2).sum(dim=1)
+
+    one = torch.randn(7, 2, requires_grad=True)
+    expected = per_item(one, slice(None))
+    expected.sum().backward()
+    monkeypatch.setattr(nfbench.device, "CPU_BLOCK_ROWS", 30)  # 3 items of 10 rows a block: blocks of 3, 3 and 1
+    assert nfbench.device.items_per_block(CPU, 10) == 3
+    assert nfbench.device.items_per_block(torch.device("cuda"), 10) is None
+    blocked = one.detach().clone().requires_grad_(True)
+    losses = backward_by_blocks(lambda s: per_item(blocked, s), 7, 10, CPU)
+    torch.testing.assert_close(losses, expected.detach())
+    torch.testing.assert_close(blocked.grad, one.grad)
