@@ -34,10 +34,12 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-CPU_BLOCK_ROWS = 8192
-"""Rows (shapes x queries) one CPU forward/backward block should hold. A 128-wide activation of 8K
-rows (4 MB) stays in cache; at 131K rows (a DeepSDF test-time batch of 64 shapes x 2048 queries)
-the same pass ran 2.5 times slower on these machines, bound by memory traffic in the ReLUs."""
+CPU_BLOCK_ROWS = 4096
+"""Rows (items x queries) one CPU forward/backward block should hold. A 128-wide activation of 4K rows
+(2 MB) stays in cache; at 131K rows (a DeepSDF test-time batch of 64 shapes x 2048 queries) the
+same step ran about 3 times slower on these machines, bound by memory traffic in the ReLUs.
+Blocks of 2K to 4K rows were fastest (``nfbench.bench.blocked_backward``); 4K takes half the
+Python iterations of 2K."""
 
 
 def items_per_block(device: torch.device, rows_per_item: int) -> int | None:

@@ -27,6 +27,7 @@ from torch.nn.utils.parametrizations import weight_norm
 from nfbench.api import DataInfo, MethodCard, Preset, View
 from nfbench.api.view import ViewBatch
 from nfbench.decode.common import FieldFn
+from nfbench.device import items_per_block
 from nfbench.training.latent_codes import backward_by_blocks, query_subset
 from nfbench.training.latent_method import LatentConfig, LatentMethod
 from nfbench.training.trainer import Trainer, TrainerConfig
@@ -157,7 +158,7 @@ class DeepSDF(LatentMethod):
                 opt.zero_grad()
                 per_shape = backward_by_blocks(  # shapes are independent: each code gets its own loss's gradient
                     lambda s, c=c, t=t: self.kind.loss(self.net(z[s], c[s]), t[s]) + cfg.code_reg * z[s].pow(2).sum(dim=1),
-                    len(batch), c.shape[1], self.device,
+                    len(batch), items_per_block(self.device, c.shape[1]),
                 )
                 opt.step()
         z = z.detach()

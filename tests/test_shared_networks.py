@@ -103,6 +103,6 @@ def test_blocked_backward_gives_each_code_the_gradient_of_one_pass(monkeypatch):
     assert nfbench.device.items_per_block(CPU, 10) == 3
     assert nfbench.device.items_per_block(torch.device("cuda"), 10) is None
     blocked = one.detach().clone().requires_grad_(True)
-    losses = backward_by_blocks(lambda s: per_item(blocked, s), 7, 10, CPU)
+    losses = backward_by_blocks(lambda s: per_item(blocked, s), 7, nfbench.device.items_per_block(CPU, 10))
     torch.testing.assert_close(losses, expected.detach())
     torch.testing.assert_close(blocked.grad, one.grad)

@@ -10,7 +10,6 @@ import torch
 from torch import Tensor
 
 from nfbench.api.view import View, ViewBatch
-from nfbench.device import items_per_block
 
 RETRY_SCALE = 0.1
 DIVERGENCE_RULE = (
@@ -56,13 +55,14 @@ def query_subset(data: dict[str, Tensor], n: int, generator: torch.Generator | N
     return tuple(torch.gather(t, 1, pick[..., None].expand(-1, -1, t.shape[-1])) for t in (coords, targets))  # type: ignore[return-value]
 
 
-def backward_by_blocks(per_item_loss: Callable[[slice], Tensor], n: int, rows_per_item: int, device: torch.device) -> Tensor:
-    """Backpropagate the sum of ``n`` independent per-item losses block by block, and return them detached.
+def backward_by_blocks(per_item_loss: Callable[[slice], Tensor], n: int, block: int | None) -> Tensor:
+    """Backpropagate the sum of ``n`` independent per-item losses ``block`` items at a time (all at once for
+    ``None``), and return them detached.
 
     The gradients are those of one pass over all items (each item's latent gets its own loss's
-    gradient, accumulated into ``.grad``); the blocks only keep a CPU pass in cache
-    (``nfbench.device.items_per_block``)."""
-    size = items_per_block(device, rows_per_item) or n
+    gradient, accumulated into ``.grad``); blocks only keep a CPU pass in cache: take ``block``
+    from ``nfbench.device.items_per_block``."""
+    size = block or n
     losses = []
     for start in range(0, n, size):
         loss = per_item_loss(slice(start, start + size))
