@@ -162,7 +162,7 @@ class DeepSDF(LatentMethod):
                 )
                 opt.step()
         z = z.detach()
-        return z, ~torch.isfinite(z).all(dim=1) | ~torch.isfinite(per_shape.detach())
+        return z, ~torch.isfinite(z).all(dim=1) | ~torch.isfinite(per_shape)
 
     def field(self, latents: Tensor) -> FieldFn:
         return lambda coords: self.net(latents, coords)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+import nfbench.device
 from nfbench.datasets import DATASETS
 from nfbench.fields.kinds import FIELD_KINDS
 from nfbench.fitting.build import _prepare_shard
@@ -86,8 +87,6 @@ def test_functa_step_budget_caps_the_epochs(tiny_dataset, tmp_path):
 
 
 def test_blocked_backward_gives_each_code_the_gradient_of_one_pass(monkeypatch):
-    import nfbench.device
-
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1)).requires_grad_(False)
     coords = torch.rand(7, 10, 3)
