@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from nfbench.bench.init_signal import init_shares, input_share, parse_entry
+from nfbench.errors import ConfigError
 
 
 def test_input_share_is_zero_for_one_vector_and_one_for_centred_embeddings():
@@ -19,7 +20,12 @@ def test_parse_entry_splits_overrides():
 
 
 def test_init_shares_builds_each_seed_like_a_run(tiny_dataset, one_thread):
-    flat = init_shares(str(tiny_dataset.root), "mlp", 2, 2, "tiny", torch.device("cpu"))
-    overridden = init_shares(str(tiny_dataset.root), "nft:fourier_scale=30", 1, 2, "tiny", torch.device("cpu"))
+    flat = init_shares(tiny_dataset, "mlp", 2, 2, "tiny", torch.device("cpu"))
+    overridden = init_shares(tiny_dataset, "nft:fourier_scale=30", 1, 2, "tiny", torch.device("cpu"))
     assert len(flat) == 2 and flat[0] != flat[1]  # seeds draw different networks
     assert all(0 < s <= 1 for s in flat + overridden)
+
+
+def test_init_shares_refuses_a_method_without_a_classifier_network(tiny_dataset):
+    with pytest.raises(ConfigError, match="deepsdf is not a supervised classifier"):
+        init_shares(tiny_dataset, "deepsdf", 1, 2, "tiny", torch.device("cpu"))

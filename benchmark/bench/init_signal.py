@@ -26,11 +26,13 @@ import typer
 from rich.console import Console
 
 from nfbench.device import resolve_device
+from nfbench.errors import ConfigError
 from nfbench.markdown import markdown_table
 from nfbench.paths import resolve_dataset_dir
 from nfbench.run.runner import new_method, run_specs, view_opener
 from nfbench.store.atomic import atomic_write_text
 from nfbench.store.reader import INRDataset
+from nfbench.training.classifier_method import ClassifierMethod
 
 
 def input_share(embeddings: torch.Tensor) -> float:
@@ -45,16 +47,16 @@ def parse_entry(entry: str) -> tuple[str, list[str]]:
     return name, [item for item in overrides.split(",") if item]
 
 
-def init_shares(dataset: str, entry: str, seeds: int, per_class: int, preset: str | None, device: torch.device) -> list[float]:
-    data = INRDataset.open(resolve_dataset_dir(dataset))
+def init_shares(data: INRDataset, entry: str, seeds: int, per_class: int, preset: str | None, device: torch.device) -> list[float]:
     name, overrides = parse_entry(entry)
     shares = []
     for spec in run_specs(name, preset, overrides, range(seeds), "fields", train_per_class=per_class):
         method = new_method(spec, data, device)
+        if not isinstance(method, ClassifierMethod):
+            raise ConfigError(f"init_signal: {name} is not a supervised classifier with a network to embed through")
         train = view_opener(data, spec, device, None)("train")
         method.prepare(train)
-        method.model.eval()
-        shares.append(input_share(method.embed(train)))
+        shares.append(input_share(method.embed(train)))  # embed runs the network in eval mode
     return shares
 
 
@@ -68,9 +70,10 @@ def main(
     out: Path | None = typer.Option(None, help="Also write the table as markdown here."),
 ) -> None:
     dev = resolve_device(device)
+    data = INRDataset.open(resolve_dataset_dir(dataset))
     rows = []
     for entry in method:
-        shares = init_shares(dataset, entry, seeds, per_class, preset, dev)
+        shares = init_shares(data, entry, seeds, per_class, preset, dev)
         rows.append([entry, *(f"{s:.2e}" for s in shares)])
     command = shlex.join(["python", "-m", "nfbench.bench.init_signal", *sys.argv[1:]])
     text = (
